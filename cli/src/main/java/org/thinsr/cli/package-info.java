@@ -1,0 +1,2 @@
+/** The thinsr command-line tool. */
+package org.thinsr.cli;

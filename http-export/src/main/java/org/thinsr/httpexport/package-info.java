@@ -1,0 +1,2 @@
+/** thinsr http-export: see DESIGN.md. */
+package org.thinsr.httpexport;

@@ -1,0 +1,2 @@
+/** thinsr lifecycle: see DESIGN.md. */
+package org.thinsr.lifecycle;

@@ -1,0 +1,2 @@
+/** thinsr migrate: see DESIGN.md. */
+package org.thinsr.migrate;

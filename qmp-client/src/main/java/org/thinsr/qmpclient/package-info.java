@@ -1,0 +1,2 @@
+/** thinsr qmp-client: see DESIGN.md. */
+package org.thinsr.qmpclient;

@@ -1,0 +1,2 @@
+/** thinsr vhd-stream: see DESIGN.md. */
+package org.thinsr.vhdstream;
