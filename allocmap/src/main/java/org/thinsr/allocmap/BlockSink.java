@@ -1,0 +1,29 @@
+package org.thinsr.allocmap;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * A virtual disk written by position: the target of an import, a copy or a migration.
+ *
+ * <p>Writes may arrive in any order; nothing is durable before {@link #flush()} returns. An import
+ * that fails must not report success: callers only treat the target as complete after the final
+ * {@code flush()}. The caller closes the sink.
+ */
+public interface BlockSink extends Closeable {
+    /** The virtual size in bytes; writes past it are an error. */
+    long size() throws IOException;
+
+    /** Writes all of {@code buffer.remaining()} bytes at {@code offset} (advancing its position). */
+    void write(long offset, ByteBuffer buffer) throws IOException;
+
+    /**
+     * Makes {@code [offset, offset + length)} read as zeros, deallocating where the target can
+     * (punch hole, NBD WRITE_ZEROES, dm-thin discard).
+     */
+    void writeZeroes(long offset, long length) throws IOException;
+
+    /** Makes every write so far durable. */
+    void flush() throws IOException;
+}
