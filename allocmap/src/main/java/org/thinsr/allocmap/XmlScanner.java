@@ -260,7 +260,7 @@ final class XmlScanner {
             } else {
                 throw badReference(index, reference);
             }
-            if (codePoint < 0x20 && codePoint != '\t' && codePoint != '\n' && codePoint != '\r'
+            if ((codePoint < 0x20 && codePoint != '\t' && codePoint != '\n' && codePoint != '\r')
                     || codePoint > Character.MAX_CODE_POINT
                     || (codePoint >= 0xD800 && codePoint <= 0xDFFF)) {
                 throw badReference(index, reference);
