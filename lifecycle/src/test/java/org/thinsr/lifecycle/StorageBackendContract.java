@@ -231,7 +231,8 @@ public abstract class StorageBackendContract {
 
     @Test
     void invalidVolumeNamesAreRefusedBeforeTouchingStorage() {
-        for (String bad : List.of("", ".", "..", "-rf", "a/b", "../x", "a b", "$(reboot)", "x".repeat(65), "é")) {
+        for (String bad : List.of(
+                "", ".", "..", "-rf", "a/b", "../x", "a b", "$(reboot)", "x".repeat(65), "é", ".hidden", "a\nb")) {
             assertCode(() -> thin(bad, 8 * MIB), ErrorCode.INVALID_ARGUMENT);
         }
         assertThat(backend.listVolumes(sr)).isEmpty();
