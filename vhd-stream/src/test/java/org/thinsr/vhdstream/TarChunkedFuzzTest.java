@@ -6,13 +6,12 @@ import java.io.IOException;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
-import org.thinsr.allocmap.CorruptInputException;
 import org.thinsr.allocmap.ExtentSet;
 
 /**
  * Seeded mutation fuzzing of the tar and chunked readers: flipped bytes, overwritten fields,
  * inserted and deleted bytes, truncations. Every outcome must be success (the mutation hit
- * padding or an unchecked field) or {@link CorruptInputException} with an offset; never another
+ * padding or an unchecked field) or {@link CorruptImageException} with an offset; never another
  * exception, a hang or an allocation beyond the bounds. Prints its seed; runs a few seconds.
  */
 class TarChunkedFuzzTest {
@@ -36,7 +35,7 @@ class TarChunkedFuzzTest {
                         .read(RawTestStreams.inPieces(mutated, 1 + random.nextInt(700)), target, true);
                 // accepted: the checksums held, so the data must be the original
                 assertThat(target.bytes).as("seed %s round %s", seed, round).isEqualTo(disk.bytes);
-            } catch (CorruptInputException e) {
+            } catch (CorruptImageException e) {
                 assertThat(e.getMessage()).as("seed %s round %s", seed, round).startsWith("offset ");
                 failures++;
             }
@@ -60,7 +59,7 @@ class TarChunkedFuzzTest {
                 long end = new ChunkedDecoder(1 << 16)
                         .decode(RawTestStreams.inPieces(mutated, 1 + random.nextInt(700)), target);
                 assertThat(end).isBetween(0L, (long) disk.bytes.length);
-            } catch (CorruptInputException e) {
+            } catch (CorruptImageException e) {
                 assertThat(e.getMessage()).as("seed %s round %s", seed, round).startsWith("offset ");
                 failures++;
             }
