@@ -174,4 +174,38 @@ class RawFileTest {
             }
         }
     }
+
+    @Test
+    void skipZeroBlocksLeavesAllocatedZerosAsHoles() throws IOException {
+        Path input = dir.resolve("allocated-zeros.raw");
+        byte[] bytes = new byte[3 * MIB];
+        bytes[MIB + 5000] = 9; // one non-zero byte: its 4 KiB block is the only data
+        Files.write(input, bytes);
+        Path output = dir.resolve("allocated-zeros-out.raw");
+        try (RawFileSource source = RawFileSource.open(input)) {
+            assertThat(source.allocationMap().nonZeroExtents()).isEqualTo(ExtentSet.of(0, 3L * MIB));
+            new RawWriter(source.allocationMap(), source).writeToFile(output, true);
+        }
+        assertThat(Files.readAllBytes(output)).isEqualTo(bytes);
+        try (RawFileSource written = RawFileSource.open(output)) {
+            assertThat(written.allocationMap().nonZeroExtents()).isEqualTo(ExtentSet.of(MIB + 4096, MIB + 8192));
+        }
+    }
+
+    @Test
+    void deltaIsTheGranulesThatDifferIncludingOnesThatBecameZero() throws IOException {
+        RawMemoryDisk base = RawMemoryDisk.random(new Random(8), 10_000, ExtentSet.of(0, 3000));
+        byte[] changed = base.bytes.clone();
+        changed[100] ^= 1; // granule [0, 1024)
+        java.util.Arrays.fill(changed, 2048, 3000, (byte) 0); // granule [2048, 3072) became zero
+        changed[9999] = 5; // past the base's data, granule [9216, 10000)
+        RawMemoryDisk disk = new RawMemoryDisk(
+                changed, AllocationMap.ofData(10_000, ExtentSet.of(0, 2048).union(ExtentSet.of(9999, 10_000))));
+        AllocationMap delta = RawDelta.changed(disk.allocationMap(), disk, base.allocationMap(), base, 1024);
+        assertThat(delta.nonZeroExtents())
+                .isEqualTo(ExtentSet.of(0, 1024).union(ExtentSet.of(2048, 3072)).union(ExtentSet.of(9216, 10_000)));
+        RawMemoryDisk shortBase = RawMemoryDisk.random(new Random(8), 5000, ExtentSet.of(0, 3000));
+        AllocationMap grown = RawDelta.changed(disk.allocationMap(), disk, shortBase.allocationMap(), shortBase, 1024);
+        assertThat(grown.nonZeroExtents()).isEqualTo(delta.nonZeroExtents());
+    }
 }
