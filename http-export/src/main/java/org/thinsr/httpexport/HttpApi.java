@@ -288,15 +288,18 @@ final class HttpApi extends Handler.Abstract {
             }
             Formats.Importer importer = formats.importer(chunked ? "chunked" : format);
             response.getHeaders().put("task-id", task.id());
-            if (xapi) {
+            boolean expectsContinue =
+                    "100-continue".equalsIgnoreCase(request.getHeaders().get(HttpHeader.EXPECT));
+            if (xapi && !expectsContinue) {
                 // xapi sends its 200 with the task id before it reads the body; the outcome is in the task.
+                // (A client that asked for 100-continue waits for it instead: it gets the usual answer.)
                 response.setStatus(200);
                 response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0);
                 out.flush();
             }
             try (DiskStore.ImportTarget target = store.beginImport(vdi);
                     CountingInput in = new CountingInput(Content.Source.asInputStream(request), metrics, task)) {
-                importer.read(in, disk.virtualSize(), target.sink());
+                importer.read(in, declared, disk.virtualSize(), target.sink());
                 if (declared >= 0 && in.count != declared) {
                     throw new CorruptInputException("request body: length: actual " + in.count + " bytes, expected "
                             + declared + " (Content-Length)");
@@ -305,7 +308,7 @@ final class HttpApi extends Handler.Abstract {
                 target.commit();
             }
             task.succeed();
-            if (!xapi) {
+            if (!response.isCommitted()) {
                 ObjectNode result = JSON.createObjectNode();
                 result.put("task_id", task.id());
                 result.put("status", "success");
