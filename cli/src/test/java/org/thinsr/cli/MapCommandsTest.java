@@ -100,10 +100,11 @@ class MapCommandsTest {
     @Test
     void hostileXmlExitsThreeWithOneLine(@TempDir Path dir) throws IOException {
         Path xml = dir.resolve("evil.xml");
-        Files.writeString(
-                xml,
-                "<?xml version=\"1.0\"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>\n"
-                        + "<superblock uuid=\"&e;\"/>\n");
+        Files.writeString(xml, """
+                <?xml version="1.0"?>
+                <!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>
+                <superblock uuid="&e;"/>
+                """);
         for (String[] args : new String[][] {
             {"map", "thin-dump", xml.toString(), "--device", "1", "--size", "1"},
             {"map", "delta", xml.toString(), "--snap1", "1", "--snap2", "2"}
