@@ -10,7 +10,6 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalLong;
 import java.util.Set;
 
 /**
@@ -94,7 +93,7 @@ public final class ThinDumpParser {
 
     /** Parses every device. {@code source} names the input in messages. */
     public ThinMetadata parse(InputStream in, String source) throws IOException {
-        return new Run(new XmlScanner(in, source), OptionalLong.empty()).document();
+        return new Run(new XmlScanner(in, source), null).document();
     }
 
     /**
@@ -102,7 +101,15 @@ public final class ThinDumpParser {
      * but not stored. The result holds no device when the dump has no such device.
      */
     public ThinMetadata parse(InputStream in, String source, long devId) throws IOException {
-        return new Run(new XmlScanner(in, source), OptionalLong.of(devId)).document();
+        return new Run(new XmlScanner(in, source), Set.of(devId)).document();
+    }
+
+    /**
+     * Parses the superblock and the devices whose dev_id is in {@code devIds} (in document order);
+     * the other devices' mappings are checked but not stored.
+     */
+    public ThinMetadata parse(InputStream in, String source, Set<Long> devIds) throws IOException {
+        return new Run(new XmlScanner(in, source), Set.copyOf(devIds)).document();
     }
 
     /** Parses every device of a file. */
@@ -132,7 +139,9 @@ public final class ThinDumpParser {
     /** The state of one parse. */
     private final class Run {
         private final XmlScanner scanner;
-        private final OptionalLong wanted;
+        /** The dev_ids to keep; null keeps all. */
+        private final Set<Long> wanted;
+
         private final Map<String, MappingRuns> defs = new HashMap<>();
         private final Set<Long> deviceIds = new HashSet<>();
         private final List<Long> deviceOrder = new ArrayList<>();
@@ -142,7 +151,7 @@ public final class ThinDumpParser {
         private long maxOriginBlocks;
         private long nrDataBlocks;
 
-        Run(XmlScanner scanner, OptionalLong wanted) {
+        Run(XmlScanner scanner, Set<Long> wanted) {
             this.scanner = scanner;
             this.wanted = wanted;
         }
@@ -223,7 +232,7 @@ public final class ThinDumpParser {
                 throw scanner.error("devices", "more than " + MAX_DEVICES, "at most " + MAX_DEVICES);
             }
             deviceOrder.add(devId);
-            boolean store = wanted.isEmpty() || wanted.getAsLong() == devId;
+            boolean store = wanted == null || wanted.contains(devId);
             Target target = new Target(store);
             if (!scanner.isEmptyElement()) {
                 mappings(target, "device");

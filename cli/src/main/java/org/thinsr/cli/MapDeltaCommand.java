@@ -2,6 +2,7 @@ package org.thinsr.cli;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import org.thinsr.allocmap.AllocationMap;
 import org.thinsr.allocmap.ErrorCode;
@@ -56,7 +57,7 @@ final class MapDeltaCommand implements Callable<Integer> {
         }
         ThinMetadata metadata;
         try (InputStream in = MapThinDumpCommand.open(file)) {
-            metadata = ThinDumpParser.create().parse(in, MapThinDumpCommand.sourceName(file));
+            metadata = ThinDumpParser.create().parse(in, MapThinDumpCommand.sourceName(file), Set.of(snap1, snap2));
         }
         ThinDelta delta = ThinDelta.compute(metadata.device(snap1), metadata.device(snap2));
         AllocationMapPrinter.print(toMap(delta, size), json, spec.commandLine().getOut());
