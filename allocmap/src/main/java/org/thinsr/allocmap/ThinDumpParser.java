@@ -34,7 +34,7 @@ import java.util.Set;
  * ascending origin order or overlapping, a repeated {@code dev_id}, and everything {@link
  * XmlScanner} refuses (DOCTYPE, entities, truncation, trailing content) throw an {@link
  * InvalidXmlException} naming the line. The XML is read by a hand-written byte scanner rather than
- * StAX: it is as strict and 4 to 6 times as fast (docs/PERFORMANCE.md).
+ * StAX: it is as strict and 3 to 6 times as fast (docs/PERFORMANCE.md).
  *
  * <p>Mappings are stored as coalesced runs in primitive arrays (24 bytes a run); at most {@link
  * #maxRuns()} runs are kept in all (default {@value #DEFAULT_MAX_RUNS}), more throw. Thread-safe

@@ -25,9 +25,9 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "delta",
         mixinStandardHelpOptions = true,
-        description = "Print what changed from thin device --snap1 to --snap2 (same answer as thin_delta), as the"
-                + " map of --snap2 over --snap1: changed blocks are local (data, or zero where --snap2 no"
-                + " longer maps a block), unchanged ones origin.")
+        description = "Print what changed from thin device --snap1 to --snap2, as thin_delta does. The map shows"
+                + " --snap2 over --snap1: changed blocks are local (data, or zero where --snap2 no longer maps a"
+                + " block), unchanged ones origin.")
 final class MapDeltaCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
