@@ -45,6 +45,7 @@ import org.thinsr.allocmap.ThinsrException;
  * PUT    /vdis/{vdi} + Content-Range          raw random-access write (imageio)
  * PATCH  /vdis/{vdi}                          {"op":"zero",…} | {"op":"flush"} (imageio)
  * OPTIONS /vdis/{vdi}                         features (imageio)
+ * DELETE /vdis/{vdi}                          destroy the VDI → 204
  * GET    /vdis/{vdi}/extents?context=zero|dirty[&amp;base=B]
  * GET    /vdis/{vdi}/checksum?block_size=N   SHA-256 per block (paged)
  * GET    /export_raw_vdi?vdi=…&amp;format=…        xapi-compatible export
@@ -143,6 +144,12 @@ final class HttpApi extends Handler.Abstract {
                 case "PUT" -> put(request, response, out, vdi, query, false);
                 case "PATCH" -> patch(request, response, vdi);
                 case "OPTIONS" -> options(response, out);
+                case "DELETE" -> {
+                    if (!store.destroy(vdi)) {
+                        throw new ThinsrException(ErrorCode.VDI_NOT_FOUND, "no VDI " + vdi, vdi);
+                    }
+                    response.setStatus(204);
+                }
                 default -> throw methodNotAllowed(method, path);
             }
         } else if (segments.size() == 3
@@ -288,15 +295,18 @@ final class HttpApi extends Handler.Abstract {
             }
             Formats.Importer importer = formats.importer(chunked ? "chunked" : format);
             response.getHeaders().put("task-id", task.id());
-            if (xapi) {
+            boolean expectsContinue =
+                    "100-continue".equalsIgnoreCase(request.getHeaders().get(HttpHeader.EXPECT));
+            if (xapi && !expectsContinue) {
                 // xapi sends its 200 with the task id before it reads the body; the outcome is in the task.
+                // (A client that asked for 100-continue waits for it instead: it gets the usual answer.)
                 response.setStatus(200);
                 response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0);
                 out.flush();
             }
             try (DiskStore.ImportTarget target = store.beginImport(vdi);
                     CountingInput in = new CountingInput(Content.Source.asInputStream(request), metrics, task)) {
-                importer.read(in, disk.virtualSize(), target.sink());
+                importer.read(in, declared, disk.virtualSize(), target.sink());
                 if (declared >= 0 && in.count != declared) {
                     throw new CorruptInputException("request body: length: actual " + in.count + " bytes, expected "
                             + declared + " (Content-Length)");
@@ -305,7 +315,7 @@ final class HttpApi extends Handler.Abstract {
                 target.commit();
             }
             task.succeed();
-            if (!xapi) {
+            if (!response.isCommitted()) {
                 ObjectNode result = JSON.createObjectNode();
                 result.put("task_id", task.id());
                 result.put("status", "success");
@@ -430,7 +440,7 @@ final class HttpApi extends Handler.Abstract {
         formats.exportFormats().forEach(exportFormats::add);
         ArrayNode importFormats = body.putArray("import_formats");
         formats.importFormats().forEach(importFormats::add);
-        response.getHeaders().put(HttpHeader.ALLOW, "GET, HEAD, PUT, PATCH, OPTIONS");
+        response.getHeaders().put(HttpHeader.ALLOW, "GET, HEAD, PUT, PATCH, OPTIONS, DELETE");
         sendJson(response, out, 200, body);
     }
 
