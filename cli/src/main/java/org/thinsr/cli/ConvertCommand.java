@@ -415,8 +415,22 @@ final class ConvertCommand implements Callable<Integer> {
         } else {
             Path target = Path.of(output);
             Path temporary = temporary(directoryOf(target), ".out");
-            try (OutputStream out =
-                    compression.compress(new BufferedOutputStream(Files.newOutputStream(temporary), 1 << 20))) {
+            FileOutputStream file = new FileOutputStream(temporary.toFile());
+            OutputStream durable = new FilterOutputStream(file) {
+                @Override
+                public void write(byte[] bytes, int offset, int length) throws IOException {
+                    out.write(bytes, offset, length);
+                }
+
+                @Override
+                public void close() throws IOException {
+                    try (file) {
+                        flush();
+                        file.getChannel().force(false); // on disk before the rename makes it visible
+                    }
+                }
+            };
+            try (OutputStream out = compression.compress(new BufferedOutputStream(durable, 1 << 20))) {
                 writer.writeTo(out, bar);
             }
             Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
