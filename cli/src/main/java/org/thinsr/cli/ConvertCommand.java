@@ -351,7 +351,7 @@ final class ConvertCommand implements Callable<Integer> {
         try (RawFileSink sink = expectedSize != null
                 ? RawFileSink.create(file, expectedSize)
                 : RawFileSink.createGrowable(file, MAX_STREAM_DISK)) {
-            long covered = new TarReader(tarPrefix, true, true, TarReader.DEFAULT_MAX_CHUNK_SIZE)
+            long covered = new TarReader(tarPrefix, true, TarReader.Target.ZEROED, TarReader.DEFAULT_MAX_CHUNK_SIZE)
                     .read(in, sink, expectedSize != null);
             if (expectedSize == null) {
                 sink.resize(covered);
@@ -474,10 +474,11 @@ final class ConvertCommand implements Callable<Integer> {
                 };
             }
             case TAR -> {
-                TarWriter writer = new TarWriter(
-                        TarPlan.plan(
-                                map, tarPrefix, tarChecksum(), Instant.now().getEpochSecond()),
-                        source);
+                long now = Instant.now().getEpochSecond();
+                TarPlan plan = base == null
+                        ? TarPlan.plan(map, tarPrefix, tarChecksum(), TarPlan.DEFAULT_CHUNK_SIZE, now)
+                        : TarPlan.planDelta(map, tarPrefix, tarChecksum(), TarPlan.DEFAULT_CHUNK_SIZE, now);
+                TarWriter writer = new TarWriter(plan, source);
                 yield new StreamWriter() {
                     @Override
                     public long length() {
