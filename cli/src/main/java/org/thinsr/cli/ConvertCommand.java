@@ -9,10 +9,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -37,6 +39,13 @@ import org.thinsr.vhdstream.TarChecksum;
 import org.thinsr.vhdstream.TarPlan;
 import org.thinsr.vhdstream.TarReader;
 import org.thinsr.vhdstream.TarWriter;
+import org.thinsr.vhdstream.VhdFooter;
+import org.thinsr.vhdstream.VhdLayout;
+import org.thinsr.vhdstream.VhdOptions;
+import org.thinsr.vhdstream.VhdParent;
+import org.thinsr.vhdstream.VhdParentLocator;
+import org.thinsr.vhdstream.VhdReader;
+import org.thinsr.vhdstream.VhdWriter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -216,6 +225,18 @@ final class ConvertCommand implements Callable<Integer> {
         return file;
     }
 
+    /**
+     * The temporary name the output is written under before the rename: beside it, created with
+     * the default permissions (so the umask applies, unlike a private scratch file).
+     */
+    private Path outputTemporary(Path target) throws IOException {
+        Path file = directoryOf(target)
+                .resolve("." + target.getFileName() + ".thinsr-" + Long.toUnsignedString(System.nanoTime(), 36));
+        Files.createFile(file);
+        temporaries.add(file);
+        return file;
+    }
+
     /** A readable disk: its allocation map and a source to read it by position. */
     record Disk(AllocationMap map, BlockSource source) {}
 
@@ -250,8 +271,7 @@ final class ConvertCommand implements Callable<Integer> {
                     }
                     yield openQcow2(path, workDir);
                 }
-                case VHD ->
-                    throw new ThinsrException(ErrorCode.UNSUPPORTED, "VHD input is not available in this build yet");
+                case VHD -> openVhd(in, compression == Compression.NONE ? path : null, workDir);
                 case TAR -> openTar(in, workDir, expectedSize);
                 case CHUNKED -> openChunked(in, workDir, expectedSize);
                 case AUTO -> throw new IllegalStateException("unreachable");
@@ -346,6 +366,62 @@ final class ConvertCommand implements Callable<Integer> {
         return new Disk(map, source);
     }
 
+    /**
+     * VHD: imported by {@link VhdReader} into a sparse temporary raw file (a stream is first copied
+     * to a temporary file, since the footer sits at its end).
+     */
+    private Disk openVhd(InputStream in, Path path, Path workDir) throws IOException {
+        Path vhd = path;
+        if (vhd == null) {
+            vhd = temporary(workDir, ".vhd");
+            try (OutputStream out = Files.newOutputStream(vhd)) {
+                in.transferTo(out);
+            }
+        }
+        Path raw = temporary(workDir, ".raw");
+        try (FileChannel channel = FileChannel.open(vhd, StandardOpenOption.READ);
+                RawFileSink sink = RawFileSink.createGrowable(raw, MAX_STREAM_DISK)) {
+            VhdReader.Result result = VhdReader.readFile(channel, sink, true);
+            sink.resize(result.virtualSize());
+        }
+        return openRaw(raw);
+    }
+
+    /** The parent of a differencing VHD made against {@code base}, which must be a VHD file. */
+    private static VhdParent vhdParent(Path base) throws IOException {
+        VhdFooter footer;
+        try (FileChannel channel = FileChannel.open(base, StandardOpenOption.READ)) {
+            byte[] bytes = new byte[512];
+            long length = channel.size();
+            long footerAt = Math.max(0, (length - 1) & ~511L);
+            ByteBuffer buffer = ByteBuffer.wrap(bytes);
+            while (buffer.hasRemaining() && channel.read(buffer, footerAt + buffer.position()) > 0) {
+                // read the footer sector
+            }
+            if (buffer.hasRemaining() || !new String(bytes, 0, 8, StandardCharsets.ISO_8859_1).equals("conectix")) {
+                throw new ThinsrException(
+                        ErrorCode.INVALID_ARGUMENT,
+                        "--to vhd --base needs a VHD base to be the parent of the differencing disk; " + base
+                                + " has no VHD footer at offset " + footerAt);
+            }
+            footer = VhdFooter.decode(bytes);
+        }
+        Instant timestamp = Instant.ofEpochSecond(VHD_EPOCH_SECONDS + Integer.toUnsignedLong(footer.timestamp()));
+        String name = base.getFileName().toString();
+        return new VhdParent(
+                footer.uniqueId(),
+                timestamp,
+                name,
+                List.of(
+                        new VhdParent.Locator(VhdParentLocator.PLATFORM_W2RU, ".\\" + name),
+                        new VhdParent.Locator(
+                                VhdParentLocator.PLATFORM_W2KU,
+                                base.toAbsolutePath().toString())));
+    }
+
+    /** 2000-01-01T00:00:00Z, the VHD time origin, in Unix seconds. */
+    static final long VHD_EPOCH_SECONDS = 946_684_800L;
+
     private Disk openTar(InputStream in, Path workDir, Long expectedSize) throws IOException {
         Path file = temporary(workDir, ".raw");
         try (RawFileSink sink = expectedSize != null
@@ -385,7 +461,7 @@ final class ConvertCommand implements Callable<Integer> {
                 writer.progress(progressBar);
             }
             Path target = Path.of(output);
-            Path temporary = temporary(directoryOf(target), ".raw");
+            Path temporary = outputTemporary(target);
             writer.writeToFile(temporary, !noZeroScan);
             Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             temporaries.remove(temporary);
@@ -414,7 +490,7 @@ final class ConvertCommand implements Callable<Integer> {
             }
         } else {
             Path target = Path.of(output);
-            Path temporary = temporary(directoryOf(target), ".out");
+            Path temporary = outputTemporary(target);
             FileOutputStream file = new FileOutputStream(temporary.toFile());
             OutputStream durable = new FilterOutputStream(file) {
                 @Override
@@ -505,8 +581,39 @@ final class ConvertCommand implements Callable<Integer> {
                     }
                 };
             }
-            case VHD, VHD_FIXED ->
-                throw new ThinsrException(ErrorCode.UNSUPPORTED, "VHD output is not available in this build yet");
+            case VHD, VHD_FIXED -> {
+                Instant now = Instant.now();
+                VhdOptions options;
+                if (to == To.VHD_FIXED) {
+                    options = VhdOptions.fixed(now);
+                } else if (base != null) {
+                    options = VhdOptions.differencing(vhdParent(base), now);
+                } else {
+                    options = VhdOptions.dynamic(now).withSkipZeroBlocks(false); // the map is zero-scanned already
+                }
+                VhdLayout layout = VhdLayout.plan(map, options);
+                VhdWriter writer = new VhdWriter(layout, source);
+                yield new StreamWriter() {
+                    @Override
+                    public long length() {
+                        return layout.length();
+                    }
+
+                    @Override
+                    public void writeTo(OutputStream out, LongConsumer progress) throws IOException {
+                        writer.write(new FilterOutputStream(out) {
+                            private long written;
+
+                            @Override
+                            public void write(byte[] bytes, int offset, int length) throws IOException {
+                                out.write(bytes, offset, length);
+                                written += length;
+                                progress.accept(written);
+                            }
+                        });
+                    }
+                };
+            }
         };
     }
 

@@ -114,6 +114,79 @@ class ConvertIT {
     }
 
     @Test
+    void vhdOutputsAreIdenticalForQemuImgAndVhdInputComesBack() throws Exception {
+        Path image = qcow2();
+        Path raw = dir.resolve("v.raw");
+        convert("--to", "raw", image.toString(), raw.toString());
+        Path dynamic = dir.resolve("v.vhd");
+        Path fixed = dir.resolve("v-fixed.vhd");
+        convert("--to", "vhd", image.toString(), dynamic.toString());
+        convert("--to", "vhd-fixed", raw.toString(), fixed.toString());
+        run("qemu-img", "compare", "-f", "vpc", "-F", "qcow2", dynamic.toString(), image.toString());
+        run("qemu-img", "compare", "-f", "vpc", "-F", "qcow2", fixed.toString(), image.toString());
+        assertThat(Files.size(dynamic)).isLessThan(16L << 20); // only the allocated 2 MiB blocks
+
+        Path qemuVhd = dir.resolve("qemu.vhd");
+        run(
+                "qemu-img",
+                "convert",
+                "-f",
+                "qcow2",
+                "-O",
+                "vpc",
+                "-o",
+                "force_size=on",
+                image.toString(),
+                qemuVhd.toString());
+        Path back = dir.resolve("from-qemu-vhd.raw");
+        convert("--to", "raw", qemuVhd.toString(), back.toString()); // auto-detected
+        run("qemu-img", "compare", "-f", "raw", "-F", "vpc", back.toString(), qemuVhd.toString());
+
+        Path gz = dir.resolve("v.vhd.gz");
+        convert("--to", "vhd", "--compress", "gzip", raw.toString(), gz.toString());
+        Path fromGz = dir.resolve("from-gz.raw");
+        convert("--to", "raw", gz.toString(), fromGz.toString());
+        run("qemu-img", "compare", "-f", "raw", "-F", "raw", fromGz.toString(), raw.toString());
+    }
+
+    @Test
+    void baseMakesADifferencingVhdOfTheChangedBlocksPointingAtItsParent() throws Exception {
+        Path image = qcow2();
+        Path baseRaw = dir.resolve("base.raw");
+        convert("--to", "raw", image.toString(), baseRaw.toString());
+        Path baseVhd = dir.resolve("base.vhd");
+        convert("--to", "vhd", baseRaw.toString(), baseVhd.toString());
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 40M 4k", image.toString());
+        Path delta = dir.resolve("delta.vhd");
+        convert("--to", "vhd", "--base", baseVhd.toString(), image.toString(), delta.toString());
+
+        byte[] deltaBytes = Files.readAllBytes(delta);
+        byte[] baseBytes = Files.readAllBytes(baseVhd);
+        java.nio.ByteBuffer deltaView = java.nio.ByteBuffer.wrap(deltaBytes);
+        assertThat(deltaView.getInt(60)).as("disk type: differencing").isEqualTo(4);
+        // dynamic header at 512: parent unique id at +40 equals the base footer's unique id at +68
+        assertThat(java.util.Arrays.copyOfRange(deltaBytes, 512 + 40, 512 + 56))
+                .isEqualTo(java.util.Arrays.copyOfRange(baseBytes, 68, 84));
+        // one 2 MiB block (40 MiB is block 20) plus metadata
+        assertThat((long) deltaBytes.length).isLessThan(3L << 20);
+
+        Path deltaRaw = dir.resolve("delta.raw");
+        convert("--to", "raw", delta.toString(), deltaRaw.toString()); // the delta's own blocks
+        Path now = dir.resolve("now.raw");
+        convert("--to", "raw", image.toString(), now.toString());
+        byte[] expected = new byte[2 << 20];
+        byte[] actual = new byte[2 << 20];
+        try (var nowFile = new java.io.RandomAccessFile(now.toFile(), "r");
+                var deltaFile = new java.io.RandomAccessFile(deltaRaw.toFile(), "r")) {
+            nowFile.seek(40L << 20);
+            nowFile.readFully(expected);
+            deltaFile.seek(40L << 20);
+            deltaFile.readFully(actual);
+        }
+        assertThat(actual).isEqualTo(expected);
+    }
+
+    @Test
     void theShadedJarConvertsWithNativeAccessAndNoWarnings() throws Exception {
         String jar = System.getProperty("thinsr.jar");
         assertThat(jar).as("system property thinsr.jar").isNotNull();

@@ -70,6 +70,11 @@ public final class TarReader {
     }
 
     /** A reader for xapi's {@code vdi/} prefix that verifies checksums. */
+    public static TarReader forVdi(boolean prezeroed) {
+        return forVdi(prezeroed ? Target.ZEROED : Target.DIRTY);
+    }
+
+    /** A reader for xapi's {@code vdi/} prefix that verifies checksums, for the given target. */
     public static TarReader forVdi(Target target) {
         return new TarReader("vdi/", true, target, DEFAULT_MAX_CHUNK_SIZE);
     }
