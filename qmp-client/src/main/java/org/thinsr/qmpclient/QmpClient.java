@@ -325,8 +325,10 @@ public final class QmpClient implements Closeable {
                     line[lineLength++] = b;
                 }
             }
-        } catch (IOException e) {
+        } catch (EOFException | CorruptInputException e) {
             fail(e);
+        } catch (IOException e) {
+            fail(new IOException("QMP peer closed the connection (" + e.getMessage() + ")", e));
         } catch (RuntimeException e) {
             fail(new IOException("QMP reader failed: " + e, e));
         }
