@@ -498,10 +498,12 @@ public final class NbdConnection implements Closeable {
         int relative = request.checkInside(chunkOffset, holeLength, where);
         ByteBuffer target = request.target;
         int end = relative + (int) holeLength;
-        for (int i = relative; i < end; i++) {
-            target.put(i, (byte) 0);
+        for (int i = relative; i < end; i += ZEROS.length) {
+            target.put(i, ZEROS, 0, Math.min(ZEROS.length, end - i));
         }
     }
+
+    private static final byte[] ZEROS = new byte[64 * 1024];
 
     private ByteBuffer statusBuffer = ByteBuffer.allocate(4096);
 
