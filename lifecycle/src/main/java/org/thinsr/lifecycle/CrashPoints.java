@@ -1,0 +1,42 @@
+package org.thinsr.lifecycle;
+
+/**
+ * Fault injection for crash-safety tests: when the system property {@code thinsr.crashPoint} or
+ * the environment variable {@code THINSR_CRASH_POINT} names a point that the code reaches, the JVM
+ * halts at once with status {@value #EXIT_STATUS}, as if killed (no shutdown hooks, no finally
+ * blocks, nothing flushed that was not written). Never set in production.
+ */
+final class CrashPoints {
+    static final int EXIT_STATUS = 86;
+
+    /** Metadata slot payload written and synced, header not yet written. */
+    static final String METADATA_AFTER_PAYLOAD = "metadata.after-payload";
+    /** Metadata header written but not synced. */
+    static final String METADATA_AFTER_HEADER = "metadata.after-header";
+    /** The in-flight mark committed, backend not yet called. */
+    static final String AFTER_INTENT = "after-intent";
+    /** The backend finished, the result not yet committed. */
+    static final String AFTER_BACKEND = "after-backend";
+
+    private static final String ARMED = armed();
+
+    private CrashPoints() {}
+
+    private static String armed() {
+        String property = System.getProperty("thinsr.crashPoint");
+        return property != null ? property : System.getenv("THINSR_CRASH_POINT");
+    }
+
+    /** Halts the JVM when {@code point} (or {@code operation + "." + point}) is armed. */
+    static void reach(String operation, String point) {
+        if (ARMED != null && (ARMED.equals(point) || ARMED.equals(operation + "." + point))) {
+            Runtime.getRuntime().halt(EXIT_STATUS);
+        }
+    }
+
+    static void reach(String point) {
+        if (ARMED != null && ARMED.equals(point)) {
+            Runtime.getRuntime().halt(EXIT_STATUS);
+        }
+    }
+}
