@@ -191,6 +191,57 @@ public final class QemuAllocation {
     }
 
     /**
+     * The allocation map of an image file read through a private {@code qemu-storage-daemon}: the
+     * image is opened read-only, exported over NBD on a unix socket in a temporary directory with
+     * {@code qemu:allocation-depth}, mapped with {@link #map}, and the daemon is stopped again.
+     *
+     * @param format the image format, or {@code null} to ask {@code qemu-img info}
+     */
+    public static AllocationMap viaDaemon(Path image, String format, Duration timeout) throws IOException {
+        String driver = format != null ? format : probeFormat(image, timeout);
+        Path runtime = java.nio.file.Files.createTempDirectory("thinsr-qsd-");
+        try (QemuStorageDaemon daemon = QemuStorageDaemon.builder(runtime)
+                .image("image", image, driver, true)
+                .nbdServer(0)
+                .startTimeout(timeout)
+                .start()) {
+            daemon.commands().blockExportAddNbd("image", "image", "image", false, true, List.of());
+            try (NbdConnection connection = NbdConnection.connect(
+                    daemon.nbdUri("image"),
+                    List.of(BASE_ALLOCATION, ALLOCATION_DEPTH),
+                    new NbdConnection.Options(16, timeout))) {
+                return map(connection);
+            }
+        } finally {
+            try (var files = java.nio.file.Files.walk(runtime)) {
+                for (Path path :
+                        files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    java.nio.file.Files.deleteIfExists(path);
+                }
+            }
+        }
+    }
+
+    /** The format {@code qemu-img info} detects for {@code image} ({@code qcow2}, {@code raw}, ...). */
+    public static String probeFormat(Path image, Duration timeout) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode info = CommandRunner.run(
+                List.of(
+                        "qemu-img",
+                        "info",
+                        "-U",
+                        "--output=json",
+                        image.toAbsolutePath().toString()),
+                timeout,
+                stdout -> QmpClient.JSON.readTree(stdout));
+        com.fasterxml.jackson.databind.JsonNode format = info == null ? null : info.get("format");
+        if (format == null || !format.isTextual() || !format.asText().matches("[a-z0-9_-]{1,32}")) {
+            throw CorruptInputException.of(
+                    "qemu-img info " + image, "format", format, "a format name such as qcow2 or raw");
+        }
+        return format.asText();
+    }
+
+    /**
      * The allocation map of an image file from {@code qemu-img map --output=json}: the same answer
      * as {@link #map} over an NBD export of it with both contexts.
      *

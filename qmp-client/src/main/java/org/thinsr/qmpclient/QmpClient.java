@@ -73,6 +73,7 @@ public final class QmpClient implements Closeable {
     }
 
     static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
+            .disable(com.fasterxml.jackson.core.StreamReadFeature.AUTO_CLOSE_SOURCE)
             .streamReadConstraints(StreamReadConstraints.builder()
                     .maxNestingDepth(64)
                     .maxStringLength(1024 * 1024)
