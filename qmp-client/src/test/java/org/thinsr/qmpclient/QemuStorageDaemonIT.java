@@ -193,4 +193,125 @@ class QemuStorageDaemonIT {
                 .hasMessageContaining("exited with status")
                 .hasMessageContaining("missing.qcow2");
     }
+
+    @Test
+    void jvmExitingWithoutCloseLeavesNoDaemonBehind() throws Exception {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        String pidText = Tools.run(
+                java.toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                OrphanDaemonMain.class.getName(),
+                directory.resolve("orphan").toString());
+        long pid = Long.parseLong(pidText.strip());
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false))
+                .as("qemu-storage-daemon pid %d after its JVM exited", pid)
+                .isFalse();
+    }
+
+    @Test
+    void mapOfADaemonExportWithABackingChainEqualsNbdinfo() throws Exception {
+        Path base = directory.resolve("chain-base.qcow2");
+        Path overlay = directory.resolve("chain-top.qcow2");
+        Tools.run("qemu-img", "create", "-q", "-f", "qcow2", base.toString(), "64M");
+        Tools.run("qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 2M", "-c", "write -z 10M 1M", base.toString());
+        Tools.run("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "qcow2", overlay.toString());
+        Tools.run("qemu-io", "-f", "qcow2", "-c", "write -P 0x22 1M 2M", "-c", "write -z 20M 1M", overlay.toString());
+        try (QemuStorageDaemon daemon = QemuStorageDaemon.builder(directory.resolve("chain"))
+                .image("fmt0", overlay, "qcow2", true)
+                .nbdServer(0)
+                .start()) {
+            daemon.commands().blockExportAddNbd("chain", "fmt0", "chain", false, true, List.of());
+            NbdUri uri = daemon.nbdUri("chain");
+            try (NbdConnection connection = NbdConnection.connect(
+                    uri,
+                    List.of(QemuAllocation.BASE_ALLOCATION, QemuAllocation.ALLOCATION_DEPTH),
+                    NbdConnection.Options.DEFAULT)) {
+                var ours = QemuAllocation.statusRuns(connection, 0, connection.size());
+                assertThat(ours.get(QemuAllocation.BASE_ALLOCATION))
+                        .isEqualTo(Tools.parseNbdinfoMap(
+                                QemuAllocation.BASE_ALLOCATION, Tools.run("nbdinfo", "--map", uri.toString())));
+                assertThat(ours.get(QemuAllocation.ALLOCATION_DEPTH))
+                        .isEqualTo(Tools.parseNbdinfoMap(
+                                QemuAllocation.ALLOCATION_DEPTH,
+                                Tools.run("nbdinfo", "--map=qemu:allocation-depth", uri.toString())));
+                assertThat(QemuAllocation.map(connection))
+                        .isEqualTo(QemuAllocation.fromQemuImgMap(overlay, "qcow2", Duration.ofSeconds(60)));
+            }
+        }
+    }
+
+    @Test
+    void mirrorReachesReadyCompletesAndLeavesAnIdenticalCopy() throws Exception {
+        Path image = disk("mirror");
+        Path target = directory.resolve("mirror-target.qcow2");
+        Tools.run("qemu-img", "create", "-q", "-f", "qcow2", target.toString(), "64M");
+        try (QemuStorageDaemon daemon = daemon("mirror", image)) {
+            QmpCommands qmp = daemon.commands();
+            qmp.blockdevAdd(QmpCommands.object()
+                    .put("driver", "file")
+                    .put("node-name", "target-file")
+                    .put("filename", target.toString()));
+            qmp.blockdevAdd(QmpCommands.object()
+                    .put("driver", "qcow2")
+                    .put("node-name", "target")
+                    .put("file", "target-file"));
+            QmpClient client = daemon.qmp();
+            CompletableFuture<QmpEvent> ready = client.eventFuture(e ->
+                    e.name().equals(QmpEvent.BLOCK_JOB_READY) && e.subject().equals("m1"));
+            CompletableFuture<QmpEvent> concluded =
+                    client.eventFuture(e -> e.name().equals(QmpEvent.JOB_STATUS_CHANGE)
+                            && e.subject().equals("m1")
+                            && e.data().path("status").asText().equals("concluded"));
+            qmp.blockdevMirror("m1", "fmt0", "target", "full", false);
+            client.awaitEvent(ready, Duration.ofSeconds(30));
+            assertThat(qmp.job("m1").status()).isEqualTo("ready");
+            qmp.jobComplete("m1");
+            client.awaitEvent(concluded, Duration.ofSeconds(30));
+            assertThat(qmp.job("m1").error()).isNull();
+            qmp.jobDismiss("m1");
+            assertThat(qmp.queryJobs()).isEmpty();
+            qmp.blockdevDel("target");
+            qmp.blockdevDel("target-file");
+        }
+        assertThat(Tools.run("qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", image.toString(), target.toString()))
+                .contains("Images are identical");
+    }
+
+    @Test
+    void dirtyBitmapCommandsChangeWhatQemuReports() throws Exception {
+        Path image = disk("bitmaps");
+        try (QemuStorageDaemon daemon = daemon("bitmaps", image)) {
+            QmpCommands qmp = daemon.commands();
+            qmp.blockExportAddNbd("rw", "fmt0", "rw", true, false, List.of());
+            qmp.blockDirtyBitmapAdd("fmt0", "a", 65536, false, false);
+            qmp.blockDirtyBitmapAdd("fmt0", "b", 65536, false, true);
+            try (NbdBlockSink sink = NbdBlockSink.open(daemon.nbdUri("rw"), 1)) {
+                sink.write(0, ByteBuffer.allocate(131072));
+                sink.flush();
+            }
+            assertThat(qmp.namedBlockNode("fmt0").bitmap("a").count()).isEqualTo(131072);
+            assertThat(qmp.namedBlockNode("fmt0").bitmap("a").recording()).isTrue();
+            assertThat(qmp.namedBlockNode("fmt0").bitmap("b").count()).isZero();
+            assertThat(qmp.namedBlockNode("fmt0").bitmap("b").recording()).isFalse();
+            qmp.blockDirtyBitmapMerge("fmt0", "b", List.of("a"));
+            assertThat(qmp.namedBlockNode("fmt0").bitmap("b").count()).isEqualTo(131072);
+            qmp.blockDirtyBitmapClear("fmt0", "a");
+            qmp.blockDirtyBitmapDisable("fmt0", "a");
+            qmp.blockDirtyBitmapEnable("fmt0", "b");
+            try (NbdBlockSink sink = NbdBlockSink.open(daemon.nbdUri("rw"), 1)) {
+                sink.write(MiB, ByteBuffer.allocate(65536));
+                sink.flush();
+            }
+            assertThat(qmp.namedBlockNode("fmt0").bitmap("a").count()).isZero();
+            assertThat(qmp.namedBlockNode("fmt0").bitmap("b").count()).isEqualTo(131072 + 65536);
+            qmp.blockDirtyBitmapRemove("fmt0", "a");
+            qmp.transaction(List.of(QmpCommands.TransactionAction.bitmapRemove("fmt0", "b")));
+            assertThat(qmp.namedBlockNode("fmt0").dirtyBitmaps()).isEmpty();
+        }
+    }
 }
