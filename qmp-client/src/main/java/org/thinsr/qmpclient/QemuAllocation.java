@@ -191,6 +191,25 @@ public final class QemuAllocation {
     }
 
     /**
+     * The allocation map of the block node {@code nodeName} of a running qemu or
+     * qemu-storage-daemon: exports it read-only with {@code qemu:allocation-depth} on the NBD server
+     * already listening on the unix socket {@code nbdServerSocket}, maps it with {@link #map}, and
+     * deletes the export again.
+     */
+    public static AllocationMap ofNode(QmpCommands qmp, String nodeName, Path nbdServerSocket) throws IOException {
+        String id = "thinsr-map-" + Long.toHexString(System.nanoTime());
+        qmp.blockExportAddNbd(id, nodeName, id, false, true, List.of());
+        try (NbdConnection connection = NbdConnection.connect(
+                NbdUri.unix(nbdServerSocket, id),
+                List.of(BASE_ALLOCATION, ALLOCATION_DEPTH),
+                NbdConnection.Options.DEFAULT)) {
+            return map(connection);
+        } finally {
+            qmp.blockExportDel(id, true);
+        }
+    }
+
+    /**
      * The allocation map of an image file read through a private {@code qemu-storage-daemon}: the
      * image is opened read-only, exported over NBD on a unix socket in a temporary directory with
      * {@code qemu:allocation-depth}, mapped with {@link #map}, and the daemon is stopped again.
@@ -242,13 +261,15 @@ public final class QemuAllocation {
     }
 
     /**
-     * The allocation map of an image file from {@code qemu-img map --output=json}: the same answer
-     * as {@link #map} over an NBD export of it with both contexts.
+     * The allocation map of an image file from {@code qemu-img map -U --output=json}: the same
+     * answer as {@link #map} over an NBD export of it with both contexts. {@code -U} lets it map an
+     * image another process has open; if that process writes meanwhile the map is a blur of both
+     * states, as any map of a live image is.
      *
      * @param format the image format ({@code qcow2}, {@code raw}, ...), or {@code null} to probe
      */
     public static AllocationMap fromQemuImgMap(Path image, String format, Duration timeout) throws IOException {
-        List<String> command = new ArrayList<>(List.of("qemu-img", "map", "--output=json"));
+        List<String> command = new ArrayList<>(List.of("qemu-img", "map", "-U", "--output=json"));
         if (format != null) {
             command.addAll(List.of("-f", format));
         }

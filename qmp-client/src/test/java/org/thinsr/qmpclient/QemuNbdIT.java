@@ -159,4 +159,23 @@ class QemuNbdIT {
         assertThat(Tools.run("qemu-io", "-f", "qcow2", "-c", "read -P 0 8M 2M", copy.toString()))
                 .contains("read 2097152/2097152 bytes");
     }
+
+    @Test
+    void serverKilledWithRequestsInFlightIsReportedNotHung() throws Exception {
+        Tools.Server server = qemuNbd(directory.resolve("killed.sock"), true, top);
+        try (NbdConnection connection =
+                NbdConnection.connect(server.uri(""), List.of(), NbdConnection.Options.DEFAULT)) {
+            ByteBuffer first = ByteBuffer.allocate(4096);
+            connection.read(4 * MiB, first);
+            server.process.destroyForcibly().waitFor();
+            long start = System.nanoTime();
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                            () -> connection.read(0, ByteBuffer.allocate(8 * (int) MiB)))
+                    .isInstanceOf(IOException.class)
+                    .isNotInstanceOf(NbdException.class);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+        } finally {
+            server.close();
+        }
+    }
 }

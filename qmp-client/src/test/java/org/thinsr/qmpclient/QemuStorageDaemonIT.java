@@ -242,6 +242,12 @@ class QemuStorageDaemonIT {
                 assertThat(QemuAllocation.map(connection))
                         .isEqualTo(QemuAllocation.fromQemuImgMap(overlay, "qcow2", Duration.ofSeconds(60)));
             }
+            // a node mapped through QMP (temporary export) gives the same map; the export is gone after
+            assertThat(QemuAllocation.ofNode(daemon.commands(), "fmt0", daemon.nbdSocket()))
+                    .isEqualTo(QemuAllocation.fromQemuImgMap(overlay, "qcow2", Duration.ofSeconds(60)));
+            assertThat(daemon.commands().queryBlockExports())
+                    .extracting(QmpTypes.BlockExportInfo::id)
+                    .containsExactly("chain");
         }
     }
 
