@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         versionProvider = ThinsrCommand.Version.class,
         description = "Thin-provisioned local storage on LVM dm-thin, and sparse disk export, import and migration.",
-        subcommands = {MapCommand.class, ConvertCommand.class})
+        subcommands = {MapCommand.class, ConvertCommand.class, QmpCommand.class})
 final class ThinsrCommand implements Runnable {
     @Spec
     CommandSpec spec;
