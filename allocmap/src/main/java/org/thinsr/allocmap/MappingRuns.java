@@ -50,6 +50,30 @@ final class MappingRuns {
         return lengths[index >>> CHUNK_SHIFT][index & CHUNK_MASK];
     }
 
+    @Override
+    public boolean equals(Object obj) {
+        if (!(obj instanceof MappingRuns other) || count != other.count || blockCount != other.blockCount) {
+            return false;
+        }
+        for (int i = 0; i < count; i++) {
+            if (origin(i) != other.origin(i) || data(i) != other.data(i) || length(i) != other.length(i)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public int hashCode() {
+        long hash = count;
+        for (int i = 0; i < count; i++) {
+            hash = hash * 31 + origin(i);
+            hash = hash * 31 + data(i);
+            hash = hash * 31 + length(i);
+        }
+        return Long.hashCode(hash);
+    }
+
     /** Appends runs in ascending origin order. Not thread-safe. */
     static final class Builder {
         private long[][] origins = new long[4][];

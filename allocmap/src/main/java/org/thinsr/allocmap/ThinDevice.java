@@ -116,6 +116,24 @@ public final class ThinDevice {
         return builder.build();
     }
 
+    /** Equal attributes and equal (coalesced) mappings. */
+    @Override
+    public boolean equals(Object obj) {
+        return obj instanceof ThinDevice other
+                && devId == other.devId
+                && mappedBlocks == other.mappedBlocks
+                && transaction == other.transaction
+                && creationTime == other.creationTime
+                && snapTime == other.snapTime
+                && dataBlockSizeBytes == other.dataBlockSizeBytes
+                && runs.equals(other.runs);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(devId, mappedBlocks, dataBlockSizeBytes, runs);
+    }
+
     @Override
     public String toString() {
         return "ThinDevice[dev_id=" + devId + ", runs=" + runs.count() + ", blocks=" + runs.blockCount() + "]";

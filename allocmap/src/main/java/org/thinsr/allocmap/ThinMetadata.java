@@ -25,6 +25,23 @@ public final class ThinMetadata {
         return devices;
     }
 
+    @Override
+    public boolean equals(Object obj) {
+        return obj instanceof ThinMetadata other
+                && superblock.equals(other.superblock)
+                && devices.equals(other.devices);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(superblock, devices);
+    }
+
+    @Override
+    public String toString() {
+        return "ThinMetadata[" + superblock + ", " + devices + "]";
+    }
+
     public Optional<ThinDevice> findDevice(long devId) {
         for (ThinDevice device : devices) {
             if (device.devId() == devId) {

@@ -22,10 +22,13 @@ public final class Formats {
         ResponseBody plan(DiskStore.ExportView view) throws IOException;
     }
 
-    /** Reads a whole import body into {@code sink}; throws on anything short, long or corrupt. */
+    /**
+     * Reads a whole import body into {@code sink}, a fresh target that reads as zeros; throws on
+     * anything short, long or corrupt. {@code declaredLength} is the body's Content-Length, or -1.
+     */
     @FunctionalInterface
     interface Importer {
-        void read(InputStream in, long virtualSize, BlockSink sink) throws IOException;
+        void read(InputStream in, long declaredLength, long virtualSize, BlockSink sink) throws IOException;
     }
 
     private final Map<String, Exporter> exporters = new LinkedHashMap<>();
@@ -77,10 +80,10 @@ public final class Formats {
 
     /**
      * A raw body: the disk's bytes from offset 0, at most {@code virtualSize} of them. All-zero
-     * blocks become {@link BlockSink#writeZeroes} so the target stays sparse; a shorter body leaves
-     * the rest of the target reading as zeros.
+     * blocks are not written, so the fresh target stays sparse; a shorter body leaves the rest of
+     * the target reading as zeros.
      */
-    static void readRaw(InputStream in, long virtualSize, BlockSink sink) throws IOException {
+    static void readRaw(InputStream in, long declaredLength, long virtualSize, BlockSink sink) throws IOException {
         byte[] buffer = new byte[HttpApi.IO_BUFFER_BYTES];
         long offset = 0;
         while (true) {
@@ -92,15 +95,10 @@ public final class Formats {
                 throw new CorruptInputException("raw body: length: actual more than " + virtualSize
                         + " bytes, expected at most the disk's virtual size " + virtualSize);
             }
-            if (isZero(buffer, n)) {
-                sink.writeZeroes(offset, n);
-            } else {
+            if (!isZero(buffer, n)) {
                 sink.write(offset, ByteBuffer.wrap(buffer, 0, n));
             }
             offset += n;
-        }
-        if (offset < virtualSize) {
-            sink.writeZeroes(offset, virtualSize - offset);
         }
     }
 

@@ -24,6 +24,7 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.Fields;
 import org.thinsr.allocmap.AllocationMap;
+import org.thinsr.allocmap.BlockChecksums;
 import org.thinsr.allocmap.BlockSink;
 import org.thinsr.allocmap.CorruptInputException;
 import org.thinsr.allocmap.ErrorCode;
@@ -45,6 +46,7 @@ import org.thinsr.allocmap.ThinsrException;
  * PATCH  /vdis/{vdi}                          {"op":"zero",…} | {"op":"flush"} (imageio)
  * OPTIONS /vdis/{vdi}                         features (imageio)
  * GET    /vdis/{vdi}/extents?context=zero|dirty[&amp;base=B]
+ * GET    /vdis/{vdi}/checksum?block_size=N   SHA-256 per block (paged)
  * GET    /export_raw_vdi?vdi=…&amp;format=…        xapi-compatible export
  * PUT    /import_raw_vdi?vdi=…&amp;format=…        xapi-compatible import: 200 + task-id before the body
  * GET    /tasks, /tasks/{id}                  transfer status, progress, error
@@ -58,6 +60,7 @@ final class HttpApi extends Handler.Abstract {
     static final int IO_BUFFER_BYTES = 1 << 20;
     static final long MAX_JSON_BODY_BYTES = 64 * 1024;
     static final int MAX_EXTENTS_PAGE = 1_000_000;
+    static final long MAX_CHECKSUM_BLOCKS = 65_536;
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -149,6 +152,13 @@ final class HttpApi extends Handler.Abstract {
                 throw methodNotAllowed(method, path);
             }
             extents(response, out, segments.get(1), query);
+        } else if (segments.size() == 3
+                && segments.get(0).equals("vdis")
+                && segments.get(2).equals("checksum")) {
+            if (!method.equals("GET")) {
+                throw methodNotAllowed(method, path);
+            }
+            checksums(response, out, segments.get(1), query);
         } else if (segments.equals(List.of("export_raw_vdi"))) {
             if (!method.equals("GET") && !method.equals("HEAD")) {
                 throw methodNotAllowed(method, path);
@@ -278,15 +288,18 @@ final class HttpApi extends Handler.Abstract {
             }
             Formats.Importer importer = formats.importer(chunked ? "chunked" : format);
             response.getHeaders().put("task-id", task.id());
-            if (xapi) {
+            boolean expectsContinue =
+                    "100-continue".equalsIgnoreCase(request.getHeaders().get(HttpHeader.EXPECT));
+            if (xapi && !expectsContinue) {
                 // xapi sends its 200 with the task id before it reads the body; the outcome is in the task.
+                // (A client that asked for 100-continue waits for it instead: it gets the usual answer.)
                 response.setStatus(200);
                 response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0);
                 out.flush();
             }
             try (DiskStore.ImportTarget target = store.beginImport(vdi);
                     CountingInput in = new CountingInput(Content.Source.asInputStream(request), metrics, task)) {
-                importer.read(in, disk.virtualSize(), target.sink());
+                importer.read(in, declared, disk.virtualSize(), target.sink());
                 if (declared >= 0 && in.count != declared) {
                     throw new CorruptInputException("request body: length: actual " + in.count + " bytes, expected "
                             + declared + " (Content-Length)");
@@ -295,7 +308,7 @@ final class HttpApi extends Handler.Abstract {
                 target.commit();
             }
             task.succeed();
-            if (!xapi) {
+            if (!response.isCommitted()) {
                 ObjectNode result = JSON.createObjectNode();
                 result.put("task_id", task.id());
                 result.put("status", "success");
@@ -482,6 +495,48 @@ final class HttpApi extends Handler.Abstract {
             response.getHeaders().put("X-Next-Start", Long.toString(next));
         }
         sendJson(response, out, 200, list);
+    }
+
+    /**
+     * {@code GET /vdis/{vdi}/checksum?block_size=B&start=S&length=L}: SHA-256 of every block (see
+     * {@link BlockChecksums}), at most {@value #MAX_CHECKSUM_BLOCKS} blocks a request; the answer
+     * says where the next page starts.
+     */
+    private void checksums(Response response, CountingOutput out, String vdi, Fields query) throws IOException {
+        long blockSize = parseLong(parameter(query, "block_size"), 1 << 20, "block_size");
+        if (blockSize > BlockChecksums.MAX_BLOCK_BYTES) {
+            throw new ThinsrException(
+                    ErrorCode.INVALID_ARGUMENT,
+                    "block_size: actual " + blockSize + ", expected at most " + BlockChecksums.MAX_BLOCK_BYTES);
+        }
+        try (DiskStore.ExportView view = store.openForExport(vdi, Optional.empty())) {
+            long size = view.map().virtualSize();
+            long start = parseLong(parameter(query, "start"), 0, "start");
+            long length = parseLong(parameter(query, "length"), size - Math.min(start, size), "length");
+            if (start > size || start % blockSize != 0) {
+                throw new ThinsrException(
+                        ErrorCode.INVALID_ARGUMENT,
+                        "start: actual " + start + ", expected a multiple of " + blockSize + " in [0, " + size + "]");
+            }
+            long end = Math.min(size, start + Math.min(length, MAX_CHECKSUM_BLOCKS * blockSize));
+            String[] sums;
+            try {
+                sums = BlockChecksums.compute(view.source(), view.map(), (int) blockSize, start, end);
+            } catch (IllegalArgumentException e) {
+                throw new ThinsrException(ErrorCode.INVALID_ARGUMENT, e.getMessage());
+            }
+            ObjectNode body = JSON.createObjectNode();
+            body.put("algorithm", "sha256");
+            body.put("block_size", blockSize);
+            body.put("virtual_size", size);
+            body.put("start", start);
+            body.put("end", end);
+            ArrayNode list = body.putArray("checksums");
+            for (String sum : sums) {
+                list.add(sum);
+            }
+            sendJson(response, out, 200, body);
+        }
     }
 
     private void getTasks(Response response, CountingOutput out, List<String> segments) throws IOException {

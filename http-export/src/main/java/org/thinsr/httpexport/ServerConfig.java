@@ -35,10 +35,10 @@ public record ServerConfig(
         }
     }
 
-    /** Loopback, port 8080, no TLS, no tokens, 64 transfers (16 per client), 16 KiB of headers. */
+    /** Loopback, port 8080, no TLS, no tokens, 128 transfers (32 per client), 16 KiB of headers. */
     public static ServerConfig defaults() {
         return new ServerConfig(
-                "127.0.0.1", DEFAULT_PORT, Optional.empty(), Optional.empty(), Optional.empty(), 64, 16, 16 * 1024);
+                "127.0.0.1", DEFAULT_PORT, Optional.empty(), Optional.empty(), Optional.empty(), 128, 32, 16 * 1024);
     }
 
     public ServerConfig withListen(String newHost, int newPort) {

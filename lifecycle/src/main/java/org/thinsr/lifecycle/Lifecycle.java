@@ -847,4 +847,53 @@ public final class Lifecycle {
         }
         schemes.detach(uri);
     }
+
+    // ---- imports ----
+
+    /**
+     * Replaces the content of disk {@code targetUuid} with that of disk {@code stagingUuid}, an
+     * import's staging VDI, in one metadata commit: the target keeps its uuid, name label,
+     * description and keys but now names the staging volume; the staging record goes; the target's
+     * old volume is then destroyed (marked pending first, so a crash destroys it on the next
+     * operation). A crash leaves the old content or the new, never a mix. Both must be disks of this
+     * SR; both are detached first; the staging disk's virtual size must equal the target's.
+     *
+     * @throws ThinsrException {@code VDI_NOT_FOUND}, {@code VDI_IS_TEMPLATE}, {@code
+     *     INVALID_ARGUMENT} when the sizes differ
+     */
+    public VdiView vdiReplaceContent(Optional<SrRef> ref, String targetUuid, String stagingUuid) {
+        return locked(orDefault(ref), session -> {
+            VdiRecord target = disk(session, targetUuid);
+            VdiRecord staging = disk(session, stagingUuid);
+            if (staging.virtualSizeBytes() != target.virtualSizeBytes()) {
+                throw new ThinsrException(
+                        ErrorCode.INVALID_ARGUMENT,
+                        "staging VDI " + stagingUuid + " has " + staging.virtualSizeBytes() + " bytes, the target "
+                                + targetUuid + " " + target.virtualSizeBytes());
+            }
+            detachVdi(session, target);
+            detachVdi(session, staging);
+            VdiRecord replaced = new VdiRecord(
+                    target.uuid(),
+                    target.kind(),
+                    target.nameLabel(),
+                    target.description(),
+                    staging.volume(),
+                    target.uri(),
+                    staging.parentUri(),
+                    staging.originFormat(),
+                    staging.virtualSizeBytes(),
+                    staging.provisioning(),
+                    target.readOnly(),
+                    target.keys());
+            session.commit(session.metadata
+                    .withoutVdi(stagingUuid)
+                    .withVdi(replaced)
+                    .withPending(target.volume(), "vdi-replace"));
+            CrashPoints.reach("vdi-replace", CrashPoints.AFTER_INTENT);
+            session.backend.destroyVolume(session.sr, target.volume());
+            session.commit(session.metadata.withoutPending(target.volume()));
+            return viewOf(session, replaced);
+        });
+    }
 }

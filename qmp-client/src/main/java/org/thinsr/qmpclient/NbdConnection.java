@@ -83,7 +83,6 @@ public final class NbdConnection implements Closeable {
     private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
     private final Object writeLock = new Object();
     private final ByteBuffer requestHeader = ByteBuffer.allocate(28);
-    private final Thread reader;
     private volatile IOException failure;
     private volatile boolean closing;
 
@@ -92,10 +91,7 @@ public final class NbdConnection implements Closeable {
         this.info = info;
         this.options = options;
         this.inFlight = new Semaphore(options.maxInFlight());
-        this.reader = Thread.ofPlatform()
-                .daemon()
-                .name("nbd-reader-" + info.exportName())
-                .start(this::readLoop);
+        Thread.ofPlatform().daemon().name("nbd-reader-" + info.exportName()).start(this::readLoop);
     }
 
     /**
@@ -652,8 +648,11 @@ public final class NbdConnection implements Closeable {
         for (Pending request : List.copyOf(pending.values())) {
             if (pending.remove(request.cookie) != null) {
                 inFlight.release();
+                String message = request.describe() + " failed: " + failure.getMessage();
                 request.future.completeExceptionally(
-                        new IOException(request.describe() + " failed: " + failure.getMessage(), failure));
+                        failure instanceof CorruptInputException
+                                ? new CorruptInputException(message, failure)
+                                : new IOException(message, failure));
             }
         }
         try {
@@ -684,11 +683,8 @@ public final class NbdConnection implements Closeable {
                             .flip();
                     Wire.writeFully(channel, requestHeader);
                 }
-                reader.join(Duration.ofSeconds(2));
             } catch (IOException ignored) {
                 // the server may already be gone; closing is all that is left to do
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
             }
         }
         fail(new IOException("NBD connection closed by the client"));

@@ -67,49 +67,53 @@ public record NbdUri(String host, int port, Path socket, String exportName) {
         }
         String path = uri.getRawPath() == null ? "" : uri.getRawPath();
         String exportName = decode(path.startsWith("/") ? path.substring(1) : path);
-        switch (scheme) {
-            case "nbd" -> {
-                if (uri.getHost() == null) {
-                    throw new IllegalArgumentException("NBD URI '" + text + "' has no host");
-                }
-                if (uri.getRawQuery() != null) {
-                    throw new IllegalArgumentException(
-                            "NBD URI '" + text + "': unexpected query '" + uri.getRawQuery() + "' for a TCP URI");
-                }
-                String host = uri.getHost();
-                if (host.startsWith("[") && host.endsWith("]")) {
-                    host = host.substring(1, host.length() - 1);
-                }
-                return tcp(host, uri.getPort() < 0 ? DEFAULT_PORT : uri.getPort(), exportName);
-            }
-            case "nbd+unix" -> {
-                if (uri.getRawAuthority() != null) {
-                    throw new IllegalArgumentException("NBD URI '" + text
-                            + "': a unix socket URI has no host, expected nbd+unix:///EXPORT?socket=PATH");
-                }
-                String socket = null;
-                String query = uri.getRawQuery();
-                if (query != null) {
-                    for (String parameter : query.split("&", -1)) {
-                        if (parameter.startsWith("socket=")) {
-                            socket = decode(parameter.substring("socket=".length()));
-                        } else {
-                            throw new IllegalArgumentException("NBD URI '" + text + "': unknown query parameter '"
-                                    + parameter + "', expected socket=PATH");
-                        }
-                    }
-                }
-                if (socket == null || socket.isEmpty()) {
-                    throw new IllegalArgumentException("NBD URI '" + text + "' has no socket=PATH query parameter");
-                }
-                return unix(Path.of(socket), exportName);
-            }
+        return switch (scheme) {
+            case "nbd" -> parseTcp(text, uri, exportName);
+            case "nbd+unix" -> parseUnix(text, uri, exportName);
             case "nbds", "nbds+unix" ->
                 throw new IllegalArgumentException("NBD URI '" + text + "': TLS (" + scheme + ") is not supported");
             default ->
                 throw new IllegalArgumentException(
                         "NBD URI '" + text + "': unknown scheme '" + scheme + "', expected nbd or nbd+unix");
+        };
+    }
+
+    private static NbdUri parseTcp(String text, URI uri, String exportName) {
+        if (uri.getHost() == null) {
+            throw new IllegalArgumentException("NBD URI '" + text + "' has no host");
         }
+        if (uri.getRawQuery() != null) {
+            throw new IllegalArgumentException(
+                    "NBD URI '" + text + "': unexpected query '" + uri.getRawQuery() + "' for a TCP URI");
+        }
+        String host = uri.getHost();
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        return tcp(host, uri.getPort() < 0 ? DEFAULT_PORT : uri.getPort(), exportName);
+    }
+
+    private static NbdUri parseUnix(String text, URI uri, String exportName) {
+        if (uri.getRawAuthority() != null) {
+            throw new IllegalArgumentException(
+                    "NBD URI '" + text + "': a unix socket URI has no host, expected nbd+unix:///EXPORT?socket=PATH");
+        }
+        String socket = null;
+        String query = uri.getRawQuery();
+        if (query != null) {
+            for (String parameter : query.split("&", -1)) {
+                if (parameter.startsWith("socket=")) {
+                    socket = decode(parameter.substring("socket=".length()));
+                } else {
+                    throw new IllegalArgumentException("NBD URI '" + text + "': unknown query parameter '" + parameter
+                            + "', expected socket=PATH");
+                }
+            }
+        }
+        if (socket == null || socket.isEmpty()) {
+            throw new IllegalArgumentException("NBD URI '" + text + "' has no socket=PATH query parameter");
+        }
+        return unix(Path.of(socket), exportName);
     }
 
     private static String decode(String raw) {

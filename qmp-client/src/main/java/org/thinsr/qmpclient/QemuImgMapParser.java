@@ -34,12 +34,14 @@ final class QemuImgMapParser {
 
     private QemuImgMapParser() {}
 
+    private record Run(long end, State state, int depth) {}
+
     static AllocationMap parse(InputStream in, String where) throws IOException {
         try (JsonParser parser = JSON.createParser(in)) {
             if (parser.nextToken() != JsonToken.START_ARRAY) {
                 throw CorruptInputException.of(where, "first token", parser.currentToken(), "[");
             }
-            java.util.List<long[]> runs = new java.util.ArrayList<>();
+            java.util.List<Run> runs = new java.util.ArrayList<>();
             long position = 0;
             while (parser.nextToken() == JsonToken.START_OBJECT) {
                 long start = -1;
@@ -82,7 +84,7 @@ final class QemuImgMapParser {
                 }
                 int provenance = state == State.HOLE ? 0 : (int) depth;
                 position = Math.addExact(start, length);
-                runs.add(new long[] {position, state.ordinal(), provenance});
+                runs.add(new Run(position, state, provenance));
             }
             if (parser.currentToken() != JsonToken.END_ARRAY) {
                 throw CorruptInputException.of(
@@ -92,8 +94,8 @@ final class QemuImgMapParser {
                 throw CorruptInputException.of(where, "trailing content", parser.currentToken(), "end of input");
             }
             AllocationMap.Builder builder = AllocationMap.builder(position);
-            for (long[] run : runs) {
-                builder.fillTo(run[0], State.values()[(int) run[1]], Provenance.ofDepth((int) run[2]));
+            for (Run run : runs) {
+                builder.fillTo(run.end(), run.state(), Provenance.ofDepth(run.depth()));
             }
             return builder.build();
         } catch (com.fasterxml.jackson.core.JacksonException e) {

@@ -20,7 +20,7 @@ import org.thinsr.allocmap.ThinsrException;
  * nodes ({@code --blockdev}), an NBD server on a unix socket ({@code --nbd-server}) and exports
  * ({@code --export}).
  *
- * <p>{@link #start} returns once QMP answers (capabilities negotiated), or fails with the daemon's
+ * <p>{@link Builder#start()} returns once QMP answers (capabilities negotiated), or fails with the daemon's
  * stderr. {@link #close()} stops it: {@code quit} over QMP, then SIGTERM, then SIGKILL, each after a
  * bound. A shutdown hook kills the daemon (and anything it started) if the JVM exits first, so no
  * process is left behind. Thread-safe.

@@ -53,6 +53,8 @@ import org.thinsr.allocmap.CorruptInputException;
  */
 public final class QmpClient implements Closeable {
     /**
+     * Tuning of one client.
+     *
      * @param commandTimeout how long {@link #execute(String, JsonNode)} waits for a reply
      * @param maxMessageBytes the longest message accepted from qemu, newline excluded
      */
@@ -93,7 +95,7 @@ public final class QmpClient implements Closeable {
     private final Thread dispatcher;
     private volatile IOException failure;
 
-    private record Pending(String command, CompletableFuture<JsonNode> future) {}
+    private record Pending(String id, String command, CompletableFuture<JsonNode> future) {}
 
     private QmpClient(ByteChannel channel, Options options) {
         this.channel = channel;
@@ -151,23 +153,28 @@ public final class QmpClient implements Closeable {
      * connection failure. Never times out by itself.
      */
     public CompletableFuture<JsonNode> executeAsync(String command, JsonNode arguments) {
+        return send(command, arguments).future();
+    }
+
+    private Pending send(String command, JsonNode arguments) {
         Objects.requireNonNull(command, "command");
         if (arguments != null && !arguments.isObject()) {
             throw new IllegalArgumentException("QMP arguments must be a JSON object: " + arguments);
         }
         CompletableFuture<JsonNode> future = new CompletableFuture<>();
+        String id = "thinsr-" + nextId.getAndIncrement();
+        Pending request = new Pending(id, command, future);
         IOException failed = failure;
         if (failed != null) {
             future.completeExceptionally(dead(command, failed));
-            return future;
+            return request;
         }
-        String id = "thinsr-" + nextId.getAndIncrement();
         ObjectNode message = JSON.createObjectNode().put("execute", command);
         if (arguments != null) {
             message.set("arguments", arguments);
         }
         message.put("id", id);
-        pending.put(id, new Pending(command, future));
+        pending.put(id, request);
         if (failure != null) {
             failAll(failure);
         }
@@ -183,7 +190,7 @@ public final class QmpClient implements Closeable {
         } catch (IOException e) {
             fail(new IOException("cannot send QMP command " + command + ": " + e.getMessage(), e));
         }
-        return future;
+        return request;
     }
 
     /** {@link #execute(String, JsonNode, Duration)} with the default command timeout. */
@@ -200,11 +207,11 @@ public final class QmpClient implements Closeable {
      * @throws IOException when the connection died
      */
     public JsonNode execute(String command, JsonNode arguments, Duration timeout) throws IOException {
-        CompletableFuture<JsonNode> future = executeAsync(command, arguments);
+        Pending request = send(command, arguments);
         try {
-            return await("QMP command " + command, future, timeout);
+            return await("QMP command " + command, request.future(), timeout);
         } catch (QmpTimeoutException e) {
-            pending.values().removeIf(p -> p.future == future);
+            pending.remove(request.id());
             throw e;
         }
     }
@@ -246,26 +253,31 @@ public final class QmpClient implements Closeable {
      * command that causes the event, then {@link #awaitEvent(CompletableFuture, Duration)}.
      */
     public CompletableFuture<QmpEvent> eventFuture(Predicate<QmpEvent> filter) {
-        CompletableFuture<QmpEvent> future = new CompletableFuture<>();
-        QmpEventListener listener = new QmpEventListener() {
-            @Override
-            public void onEvent(QmpEvent event) {
-                if (filter.test(event)) {
-                    future.complete(event);
-                }
-            }
-        };
-        listeners.add(listener);
-        deathWatchers.add(future);
+        EventWaiter waiter = new EventWaiter(filter);
+        listeners.add(waiter);
         IOException failed = failure;
         if (failed != null) {
-            future.completeExceptionally(dead("waiting for an event", failed));
+            waiter.future.completeExceptionally(dead("waiting for an event", failed));
         }
-        future.whenComplete((event, error) -> {
-            listeners.remove(listener);
-            deathWatchers.remove(future);
-        });
-        return future;
+        CompletableFuture<QmpEvent> _ = waiter.future.whenComplete((_, _) -> listeners.remove(waiter));
+        return waiter.future;
+    }
+
+    /** A listener that completes a future with the first matching event. */
+    private static final class EventWaiter implements QmpEventListener {
+        final Predicate<QmpEvent> filter;
+        final CompletableFuture<QmpEvent> future = new CompletableFuture<>();
+
+        EventWaiter(Predicate<QmpEvent> filter) {
+            this.filter = filter;
+        }
+
+        @Override
+        public void onEvent(QmpEvent event) {
+            if (filter.test(event)) {
+                future.complete(event);
+            }
+        }
     }
 
     /** Waits for an event future from {@link #eventFuture(Predicate)}. */
@@ -276,8 +288,6 @@ public final class QmpClient implements Closeable {
             future.cancel(false);
         }
     }
-
-    private final List<CompletableFuture<QmpEvent>> deathWatchers = new CopyOnWriteArrayList<>();
 
     // ---------------------------------------------------------------- reading
 
@@ -406,8 +416,10 @@ public final class QmpClient implements Closeable {
         }
         greeting.completeExceptionally(failure);
         failAll(failure);
-        for (CompletableFuture<QmpEvent> watcher : List.copyOf(deathWatchers)) {
-            watcher.completeExceptionally(failure);
+        for (QmpEventListener listener : listeners) {
+            if (listener instanceof EventWaiter waiter) {
+                waiter.future.completeExceptionally(failure);
+            }
         }
         try {
             channel.close();

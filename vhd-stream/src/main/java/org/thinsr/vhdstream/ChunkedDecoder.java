@@ -7,7 +7,6 @@ import java.nio.ByteOrder;
 import java.util.Objects;
 import java.util.function.LongConsumer;
 import org.thinsr.allocmap.BlockSink;
-import org.thinsr.allocmap.CorruptInputException;
 
 /**
  * Reads xapi's "chunked" framing (see {@link ChunkedEncoder} for the layout) into a {@link
@@ -18,7 +17,7 @@ import org.thinsr.allocmap.CorruptInputException;
  *
  * <p>Bounded: a chunk longer than {@code maxChunk} or reaching past the sink size is rejected
  * before any of its bytes are read; data is copied through one buffer of at most 1 MiB. Missing
- * terminator and bytes after it are errors. Damage throws {@link CorruptInputException} with the
+ * terminator and bytes after it are errors. Damage throws {@link CorruptImageException} with the
  * stream offset, field, actual and expected value. Not thread-safe.
  */
 public final class ChunkedDecoder {
@@ -52,7 +51,7 @@ public final class ChunkedDecoder {
      * Reads the stream up to its terminator, then requires the end of input.
      *
      * @return the highest disk offset written (end of the furthest chunk)
-     * @throws CorruptInputException on a malformed, truncated or oversized stream
+     * @throws CorruptImageException on a malformed, truncated or oversized stream
      */
     public long decode(InputStream in, BlockSink sink) throws IOException {
         long limit = sink.size();
@@ -64,8 +63,8 @@ public final class ChunkedDecoder {
         while (true) {
             int got = in.readNBytes(headerBytes, 0, ChunkedEncoder.HEADER);
             if (got != ChunkedEncoder.HEADER) {
-                throw CorruptInputException.of(
-                        "offset " + (position + got),
+                throw CorruptImageException.at(
+                        position + got,
                         "chunk header",
                         got == 0 ? "end of input" : "end of input after " + got + " of 12 bytes",
                         "a 12-byte chunk header or the 12-byte zero terminator");
@@ -77,16 +76,15 @@ public final class ChunkedDecoder {
                 break;
             }
             if (offset < 0) {
-                throw CorruptInputException.of(
-                        "offset " + position, "chunk disk offset", Long.toUnsignedString(offset), "below 2^63");
+                throw CorruptImageException.at(
+                        position, "chunk disk offset", Long.toUnsignedString(offset), "below 2^63");
             }
             if (length > maxChunk) {
-                throw CorruptInputException.of(
-                        "offset " + (position + 8), "chunk length", length, "at most " + maxChunk);
+                throw CorruptImageException.at(position + 8, "chunk length", length, "at most " + maxChunk);
             }
             if (offset > limit - length) {
-                throw CorruptInputException.of(
-                        "offset " + position,
+                throw CorruptImageException.at(
+                        position,
                         "chunk end on the disk (offset " + offset + " + length " + length + ")",
                         Math.addExact(offset, length),
                         "at most the disk size " + limit);
@@ -103,8 +101,8 @@ public final class ChunkedDecoder {
                 int piece = (int) Math.min(buffer.length, length - done);
                 int read = in.readNBytes(buffer, 0, piece);
                 if (read != piece) {
-                    throw CorruptInputException.of(
-                            "offset " + (position + read),
+                    throw CorruptImageException.at(
+                            position + read,
                             "chunk data at disk offset " + offset,
                             "end of input after " + (done + read) + " bytes",
                             length + " bytes");
@@ -122,11 +120,8 @@ public final class ChunkedDecoder {
         }
         int extra = in.read();
         if (extra >= 0) {
-            throw CorruptInputException.of(
-                    "offset " + position,
-                    "byte after the terminator",
-                    "0x" + Integer.toHexString(extra),
-                    "end of input");
+            throw CorruptImageException.at(
+                    position, "byte after the terminator", "0x" + Integer.toHexString(extra), "end of input");
         }
         progress.accept(position);
         return highWater;

@@ -53,6 +53,25 @@ public final class RawFileSink implements BlockSink {
     }
 
     /**
+     * Creates (or truncates) the regular file {@code path} empty, for a stream that tells the disk
+     * size only at its end: {@link #size()} is {@code maxSize} until {@link #resize} sets the real
+     * one; writes extend the file, and what lies between them stays a hole.
+     */
+    public static RawFileSink createGrowable(Path path, long maxSize) throws IOException {
+        if (maxSize < 0) {
+            throw new IllegalArgumentException("size is negative: " + maxSize);
+        }
+        RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw");
+        try {
+            file.setLength(0);
+            return new RawFileSink(path, file, maxSize, true);
+        } catch (IOException | RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    /**
      * Opens an existing file or block device for writing without truncating it; its current size
      * is the sink size. Unwritten ranges keep their old content.
      */

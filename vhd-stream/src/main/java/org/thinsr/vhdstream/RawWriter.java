@@ -86,6 +86,15 @@ public final class RawWriter {
      * pieces of DATA are not special-cased (use {@link RawZeroScan} on the map for that).
      */
     public void writeToFile(Path file) throws IOException {
+        writeToFile(file, false);
+    }
+
+    /**
+     * Like {@link #writeToFile(Path)}; with {@code skipZeroBlocks}, 4 KiB blocks of DATA that read
+     * as zeros are left as holes too (what {@code qemu-img convert} does by default). Costs no
+     * extra read: the check runs over the buffer just read.
+     */
+    public void writeToFile(Path file, boolean skipZeroBlocks) throws IOException {
         try (RandomAccessFile output = new RandomAccessFile(file.toFile(), "rw")) {
             output.setLength(0);
             FileChannel channel = output.getChannel();
@@ -100,11 +109,9 @@ public final class RawWriter {
                             buffer.clear().limit((int) Math.min(buffer.capacity(), end - position));
                             source.readFully(position, buffer);
                             buffer.flip();
-                            long at = position;
-                            while (buffer.hasRemaining()) {
-                                at += channel.write(buffer, at);
-                            }
-                            position = at;
+                            position = skipZeroBlocks
+                                    ? writeNonZeroBlocks(channel, buffer, position)
+                                    : writeAll(channel, buffer, position);
                             progress.accept(position);
                         }
                     }
@@ -115,6 +122,41 @@ public final class RawWriter {
             channel.force(false);
         }
     }
+
+    private static long writeAll(FileChannel channel, ByteBuffer buffer, long position) throws IOException {
+        long at = position;
+        while (buffer.hasRemaining()) {
+            at += channel.write(buffer, at);
+        }
+        return at;
+    }
+
+    /** Writes the non-zero 4 KiB blocks (aligned to the disk) of the buffer; returns the end offset. */
+    private static long writeNonZeroBlocks(FileChannel channel, ByteBuffer buffer, long position) throws IOException {
+        int base = buffer.position();
+        int limit = buffer.limit();
+        int runStart = -1;
+        int index = base;
+        while (index < limit) {
+            long diskOffset = position + (index - base);
+            int blockEnd = (int) Math.min(limit, index + (ZERO_BLOCK - diskOffset % ZERO_BLOCK));
+            boolean zero =
+                    RawZeroScan.isAllZero(buffer.duplicate().limit(blockEnd).position(index));
+            if (!zero && runStart < 0) {
+                runStart = index;
+            } else if (zero && runStart >= 0) {
+                writeAll(channel, buffer.duplicate().limit(index).position(runStart), position + (runStart - base));
+                runStart = -1;
+            }
+            index = blockEnd;
+        }
+        if (runStart >= 0) {
+            writeAll(channel, buffer.duplicate().limit(limit).position(runStart), position + (runStart - base));
+        }
+        return position + (limit - base);
+    }
+
+    private static final int ZERO_BLOCK = 4096;
 
     static void checkRange(long from, long to, long length) {
         if (from < 0 || to < from || to > length) {

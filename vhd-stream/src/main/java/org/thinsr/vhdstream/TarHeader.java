@@ -1,7 +1,6 @@
 package org.thinsr.vhdstream;
 
 import java.nio.charset.StandardCharsets;
-import org.thinsr.allocmap.CorruptInputException;
 
 /**
  * One POSIX ustar header block (POSIX.1-1988 {@code ustar}, as in IEEE Std 1003.1 "pax" / "ustar
@@ -86,9 +85,9 @@ final class TarHeader {
     /**
      * Parses {@code block[0, 512)} read at stream offset {@code at}.
      *
-     * @throws CorruptInputException naming the field, its offset, actual and expected values
+     * @throws CorruptImageException naming the field, its offset, actual and expected values
      */
-    static Entry parse(byte[] block, long at) throws CorruptInputException {
+    static Entry parse(byte[] block, long at) throws CorruptImageException {
         long stored = parseOctal(block, 148, 8, at, "tar header checksum");
         long unsigned = 0;
         long signed = 0;
@@ -98,8 +97,8 @@ final class TarHeader {
             signed += b;
         }
         if (stored != unsigned && stored != signed) {
-            throw CorruptInputException.of(
-                    "offset " + (at + 148),
+            throw CorruptImageException.at(
+                    at + 148,
                     "tar header checksum",
                     "0" + Long.toOctalString(stored),
                     "0" + Long.toOctalString(unsigned));
@@ -112,16 +111,13 @@ final class TarHeader {
                 && ((block[262] == 0 && block[263] == '0' && block[264] == '0')
                         || (block[262] == ' ' && block[263] == ' ' && block[264] == 0));
         if (!posix) {
-            throw CorruptInputException.of(
-                    "offset " + (at + 257),
-                    "tar magic",
-                    quote(block, 257, 8),
-                    "\"ustar\\000\" \"00\" or GNU \"ustar  \\000\"");
+            throw CorruptImageException.at(
+                    at + 257, "tar magic", quote(block, 257, 8), "\"ustar\\000\" \"00\" or GNU \"ustar  \\000\"");
         }
         byte type = block[156];
         if (type != '0' && type != 0) {
-            throw CorruptInputException.of(
-                    "offset " + (at + 156),
+            throw CorruptImageException.at(
+                    at + 156,
                     "tar entry type",
                     type >= 0x20 && type < 0x7f ? "'" + (char) type + "'" : "0x" + Integer.toHexString(type & 0xff),
                     "'0' (regular file; PAX, GNU long-name and other entry types are not part of an XVA disk)");
@@ -136,14 +132,14 @@ final class TarHeader {
     }
 
     private static long parseOctal(byte[] block, int offset, int length, long at, String field)
-            throws CorruptInputException {
+            throws CorruptImageException {
         int i = offset;
         int end = offset + length;
         while (i < end && block[i] == ' ') {
             i++;
         }
         if (i < end && (block[i] & 0x80) != 0) {
-            throw CorruptInputException.of("offset " + (at + offset), field, "base-256 value", "octal digits");
+            throw CorruptImageException.at(at + offset, field, "base-256 value", "octal digits");
         }
         long value = 0;
         int digits = 0;
@@ -154,23 +150,19 @@ final class TarHeader {
         }
         boolean terminated = i == end || block[i] == 0 || block[i] == ' ';
         if (digits == 0 || !terminated || digits > 11) {
-            throw CorruptInputException.of(
-                    "offset " + (at + offset), field, quote(block, offset, length), "octal digits");
+            throw CorruptImageException.at(at + offset, field, quote(block, offset, length), "octal digits");
         }
         return value;
     }
 
     private static String cString(byte[] block, int offset, int length, long at, String field)
-            throws CorruptInputException {
+            throws CorruptImageException {
         int end = offset;
         while (end < offset + length && block[end] != 0) {
             byte b = block[end];
             if (b < 0x20 || b >= 0x7f) {
-                throw CorruptInputException.of(
-                        "offset " + (at + end),
-                        field + " byte",
-                        "0x" + Integer.toHexString(b & 0xff),
-                        "printable ASCII");
+                throw CorruptImageException.at(
+                        at + end, field + " byte", "0x" + Integer.toHexString(b & 0xff), "printable ASCII");
             }
             end++;
         }

@@ -7,7 +7,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.function.LongConsumer;
 import org.thinsr.allocmap.BlockSink;
-import org.thinsr.allocmap.CorruptInputException;
 
 /**
  * Reads an XVA tar disk stream (the format {@link TarWriter} writes and xapi's {@code
@@ -24,7 +23,7 @@ import org.thinsr.allocmap.CorruptInputException;
  *
  * <p>Everything is bounded: chunk lengths by {@code maxChunkSize} (one buffer of that size),
  * names by the 256 bytes of a ustar header, the disk by the sink size, zero padding after the end
- * of the archive by 1 MiB. Damage throws {@link CorruptInputException} naming the stream offset,
+ * of the archive by 1 MiB. Damage throws {@link CorruptImageException} naming the stream offset,
  * the field, the actual and the expected value; the sink is then incomplete and must not be used.
  *
  * <p>Not thread-safe; one reader per stream.
@@ -76,7 +75,7 @@ public final class TarReader {
      *     false they must fit inside it and the covered length is returned (a stream whose disk
      *     size is not known beforehand)
      * @return the number of disk bytes the stream covers (the disk size)
-     * @throws CorruptInputException when the stream is malformed, truncated, fails a checksum, or
+     * @throws CorruptImageException when the stream is malformed, truncated, fails a checksum, or
      *     does not fit the sink
      */
     public long read(InputStream input, BlockSink sink, boolean exactSize) throws IOException {
@@ -90,11 +89,8 @@ public final class TarReader {
         while (true) {
             long headerAt = in.position;
             if (!readBlock(in, block, true)) {
-                throw CorruptInputException.of(
-                        "offset " + headerAt,
-                        "tar header",
-                        "end of input",
-                        "a chunk header or the end-of-archive blocks");
+                throw CorruptImageException.at(
+                        headerAt, "tar header", "end of input", "a chunk header or the end-of-archive blocks");
             }
             if (TarHeader.isZeroBlock(block)) {
                 readEndOfArchive(in, block);
@@ -103,14 +99,14 @@ public final class TarReader {
             TarHeader.Entry entry = TarHeader.parse(block, headerAt);
             long index = chunkNumber(entry.name(), headerAt);
             if (index <= lastIndex) {
-                throw CorruptInputException.of(
-                        "offset " + headerAt, "tar chunk number of " + entry.name(), index, "more than " + lastIndex);
+                throw CorruptImageException.at(
+                        headerAt, "tar chunk number of " + entry.name(), index, "more than " + lastIndex);
             }
             long length = entry.size();
             if (firstLength < 0) {
                 if (length < 1 || length > maxChunkSize) {
-                    throw CorruptInputException.of(
-                            "offset " + (headerAt + 124),
+                    throw CorruptImageException.at(
+                            headerAt + 124,
                             "first chunk length (the chunk size) of " + entry.name(),
                             length,
                             "in [1, " + maxChunkSize + "]");
@@ -118,8 +114,8 @@ public final class TarReader {
                 firstLength = length;
                 buffer = new byte[(int) length];
             } else if (length > firstLength) {
-                throw CorruptInputException.of(
-                        "offset " + (headerAt + 124),
+                throw CorruptImageException.at(
+                        headerAt + 124,
                         "chunk length of " + entry.name(),
                         length,
                         "at most the first chunk's length " + firstLength);
@@ -132,12 +128,12 @@ public final class TarReader {
                 chunkStart = Math.addExact(diskOffset, gapBytes);
                 Math.addExact(chunkStart, length);
             } catch (ArithmeticException e) {
-                throw CorruptInputException.of(
-                        "offset " + headerAt, "tar chunk number of " + entry.name(), index, "a disk offset below 2^63");
+                throw CorruptImageException.at(
+                        headerAt, "tar chunk number of " + entry.name(), index, "a disk offset below 2^63");
             }
             if (chunkStart > limit - length) {
-                throw CorruptInputException.of(
-                        "offset " + headerAt,
+                throw CorruptImageException.at(
+                        headerAt,
                         "end of chunk " + entry.name() + " on the disk",
                         chunkStart + length,
                         "at most the disk size " + limit);
@@ -145,8 +141,8 @@ public final class TarReader {
             long dataAt = in.position;
             int dataLength = (int) length;
             if (in.readNBytes(buffer, 0, dataLength) != dataLength || !skipPadding(in, dataLength)) {
-                throw CorruptInputException.of(
-                        "offset " + in.position,
+                throw CorruptImageException.at(
+                        in.position,
                         "data of " + entry.name(),
                         "end of input",
                         dataLength + " bytes from offset " + dataAt);
@@ -169,11 +165,8 @@ public final class TarReader {
             progress.accept(in.position);
         }
         if (exactSize && diskOffset != limit) {
-            throw CorruptInputException.of(
-                    "offset " + in.position,
-                    "disk bytes covered by the tar chunks",
-                    diskOffset,
-                    "the disk size " + limit);
+            throw CorruptImageException.at(
+                    in.position, "disk bytes covered by the tar chunks", diskOffset, "the disk size " + limit);
         }
         return diskOffset;
     }
@@ -182,40 +175,33 @@ public final class TarReader {
             throws IOException {
         long headerAt = in.position;
         if (!readBlock(in, block, true)) {
-            throw CorruptInputException.of(
-                    "offset " + headerAt, "checksum header after " + chunkName, "end of input", "a tar header");
+            throw CorruptImageException.at(
+                    headerAt, "checksum header after " + chunkName, "end of input", "a tar header");
         }
         if (TarHeader.isZeroBlock(block)) {
-            throw CorruptInputException.of(
-                    "offset " + headerAt, "checksum header after " + chunkName, "end-of-archive block", "a tar header");
+            throw CorruptImageException.at(
+                    headerAt, "checksum header after " + chunkName, "end-of-archive block", "a tar header");
         }
         TarHeader.Entry entry = TarHeader.parse(block, headerAt);
         TarChecksum kind = TarChecksum.ofName(entry.name());
         if (kind == null || !entry.name().equals(chunkName + kind.extension())) {
-            throw CorruptInputException.of(
-                    "offset " + headerAt,
-                    "checksum entry name",
-                    entry.name(),
-                    chunkName + ".xxhash or " + chunkName + ".checksum");
+            throw CorruptImageException.at(
+                    headerAt, "checksum entry name", entry.name(), chunkName + ".xxhash or " + chunkName + ".checksum");
         }
         if (entry.size() != kind.textLength()) {
-            throw CorruptInputException.of(
-                    "offset " + (headerAt + 124), "size of " + entry.name(), entry.size(), kind.textLength());
+            throw CorruptImageException.at(headerAt + 124, "size of " + entry.name(), entry.size(), kind.textLength());
         }
         long textAt = in.position;
         if (!readBlock(in, block, false)) {
-            throw CorruptInputException.of(
-                    "offset " + in.position,
-                    "checksum text of " + chunkName,
-                    "end of input",
-                    "512 bytes from " + textAt);
+            throw CorruptImageException.at(
+                    in.position, "checksum text of " + chunkName, "end of input", "512 bytes from " + textAt);
         }
         String actual = new String(block, 0, kind.textLength(), StandardCharsets.US_ASCII);
         if (verifyChecksums) {
             String expected = kind.compute(data, dataLength);
             if (!expected.equals(actual)) {
-                throw CorruptInputException.of(
-                        "offset " + textAt,
+                throw CorruptImageException.at(
+                        textAt,
                         kind.extension().substring(1) + " of " + chunkName + " (as stored)",
                         actual,
                         expected + " (computed from the chunk)");
@@ -227,8 +213,8 @@ public final class TarReader {
     private static void readEndOfArchive(Counting in, byte[] block) throws IOException {
         long secondAt = in.position;
         if (!readBlock(in, block, false) || !TarHeader.isZeroBlock(block)) {
-            throw CorruptInputException.of(
-                    "offset " + secondAt, "second end-of-archive block", "missing or non-zero", "512 zero bytes");
+            throw CorruptImageException.at(
+                    secondAt, "second end-of-archive block", "missing or non-zero", "512 zero bytes");
         }
         long trailingFrom = in.position;
         byte[] buffer = new byte[8192];
@@ -239,16 +225,16 @@ public final class TarReader {
             }
             for (int i = 0; i < read; i++) {
                 if (buffer[i] != 0) {
-                    throw CorruptInputException.of(
-                            "offset " + (in.position - read + i),
+                    throw CorruptImageException.at(
+                            in.position - read + i,
                             "byte after the end of the archive",
                             "0x" + Integer.toHexString(buffer[i] & 0xff),
                             "zero padding or the end of input");
                 }
             }
             if (in.position - trailingFrom > MAX_TRAILING_ZEROS) {
-                throw CorruptInputException.of(
-                        "offset " + in.position,
+                throw CorruptImageException.at(
+                        in.position,
                         "zero padding after the end of the archive",
                         "more than " + MAX_TRAILING_ZEROS + " bytes",
                         "at most " + MAX_TRAILING_ZEROS);
@@ -257,15 +243,14 @@ public final class TarReader {
     }
 
     /** The chunk number of a data entry named {@code prefix + digits}. */
-    private long chunkNumber(String name, long headerAt) throws CorruptInputException {
+    private long chunkNumber(String name, long headerAt) throws CorruptImageException {
         if (!name.startsWith(prefix)) {
-            throw CorruptInputException.of(
-                    "offset " + headerAt, "tar entry name", name, "a chunk named " + prefix + "NNNNNNNN");
+            throw CorruptImageException.at(headerAt, "tar entry name", name, "a chunk named " + prefix + "NNNNNNNN");
         }
         String digits = name.substring(prefix.length());
         if (digits.isEmpty() || digits.length() > 12 || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
-            throw CorruptInputException.of(
-                    "offset " + headerAt,
+            throw CorruptImageException.at(
+                    headerAt,
                     "tar entry name",
                     name,
                     TarChecksum.ofName(name) != null
@@ -283,8 +268,7 @@ public final class TarReader {
             return true;
         }
         if (read > 0 || !atBoundary) {
-            throw CorruptInputException.of(
-                    "offset " + start, "tar block", "end of input after " + read + " bytes", "512 bytes");
+            throw CorruptImageException.at(start, "tar block", "end of input after " + read + " bytes", "512 bytes");
         }
         return false;
     }

@@ -13,7 +13,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
-import org.thinsr.allocmap.CorruptInputException;
 import org.thinsr.allocmap.ExtentSet;
 
 class ChunkedStreamTest {
@@ -124,7 +123,7 @@ class ChunkedStreamTest {
             assertThatThrownBy(() ->
                             new ChunkedDecoder().decode(RawTestStreams.whole(truncated), RawMemoryDisk.zeros(3000)))
                     .as("truncated to %s", length)
-                    .isInstanceOf(CorruptInputException.class)
+                    .isInstanceOf(CorruptImageException.class)
                     .hasMessageStartingWith("offset ");
         }
     }
@@ -134,7 +133,7 @@ class ChunkedStreamTest {
         byte[] stream = encode(smallDisk(), false, 256);
         byte[] longer = Arrays.copyOf(stream, stream.length + 1);
         assertThatThrownBy(() -> new ChunkedDecoder().decode(RawTestStreams.whole(longer), RawMemoryDisk.zeros(3000)))
-                .isInstanceOf(CorruptInputException.class)
+                .isInstanceOf(CorruptImageException.class)
                 .hasMessage(
                         "offset " + stream.length + ": byte after the terminator: actual 0x0, expected end of input");
     }
@@ -145,21 +144,21 @@ class ChunkedStreamTest {
         header(huge, 0, 0xffff_ffffL);
         assertThatThrownBy(() ->
                         new ChunkedDecoder().decode(RawTestStreams.whole(huge.toByteArray()), RawMemoryDisk.zeros(10)))
-                .isInstanceOf(CorruptInputException.class)
+                .isInstanceOf(CorruptImageException.class)
                 .hasMessage("offset 8: chunk length: actual 4294967295, expected at most "
                         + ChunkedDecoder.DEFAULT_MAX_CHUNK);
         ByteArrayOutputStream past = new ByteArrayOutputStream();
         header(past, 8, 4);
         assertThatThrownBy(() ->
                         new ChunkedDecoder().decode(RawTestStreams.whole(past.toByteArray()), RawMemoryDisk.zeros(10)))
-                .isInstanceOf(CorruptInputException.class)
+                .isInstanceOf(CorruptImageException.class)
                 .hasMessage(
                         "offset 0: chunk end on the disk (offset 8 + length 4): actual 12, expected at most the disk size 10");
         ByteArrayOutputStream negative = new ByteArrayOutputStream();
         header(negative, -1, 4);
         assertThatThrownBy(() -> new ChunkedDecoder()
                         .decode(RawTestStreams.whole(negative.toByteArray()), RawMemoryDisk.zeros(10)))
-                .isInstanceOf(CorruptInputException.class)
+                .isInstanceOf(CorruptImageException.class)
                 .hasMessage("offset 0: chunk disk offset: actual 18446744073709551615, expected below 2^63");
     }
 
