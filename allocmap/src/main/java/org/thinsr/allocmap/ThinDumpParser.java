@@ -1,6 +1,5 @@
 package org.thinsr.allocmap;
 
-import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -115,16 +114,16 @@ public final class ThinDumpParser {
         return new Run(new XmlScanner(in, source), Set.copyOf(devIds)).document();
     }
 
-    /** Parses every device of a file. */
+    /** Parses every device of a file (read in 64 KiB chunks by the scanner itself: no extra buffer). */
     public ThinMetadata parse(Path file) throws IOException {
-        try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+        try (InputStream in = Files.newInputStream(file)) {
             return parse(in, file.toString());
         }
     }
 
     /** Parses the superblock and device {@code devId} of a file. */
     public ThinMetadata parse(Path file, long devId) throws IOException {
-        try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+        try (InputStream in = Files.newInputStream(file)) {
             return parse(in, file.toString(), devId);
         }
     }
