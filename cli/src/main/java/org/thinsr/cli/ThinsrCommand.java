@@ -20,6 +20,13 @@ import picocli.CommandLine.Spec;
         description = "Thin-provisioned local storage on LVM dm-thin, and sparse disk export, import and migration.",
         subcommands = {
             MapCommand.class,
+            ConvertCommand.class,
+            QmpCommand.class,
+            ServeCommand.class,
+            ExportCommand.class,
+            ImportCommand.class,
+            MigrateCommand.class,
+            VdiCopyCommand.class,
             SrCreateCommand.class,
             SrIntroduceCommand.class,
             SrForgetCommand.class,
