@@ -52,6 +52,7 @@ class MigrationIT {
     private Optional<SrRef> source;
     private Optional<SrRef> target;
     private ThinsrServer server;
+    private final List<LifecycleDiskStore> stores = new java.util.ArrayList<>();
 
     @BeforeEach
     void start() {
@@ -76,6 +77,16 @@ class MigrationIT {
         if (server != null) {
             server.close();
         }
+        stores.forEach(LifecycleDiskStore::close);
+        for (Optional<SrRef> each : List.of(source, target)) {
+            assertThat(lifecycle.vdiList(each)).allSatisfy(vdi -> assertThat(vdi.attachment()).as("left attached").isNull());
+        }
+    }
+
+    private LifecycleDiskStore store() {
+        LifecycleDiskStore store = new LifecycleDiskStore(lifecycle, target);
+        stores.add(store);
+        return store;
     }
 
     private static void require(String tool, String debianPackage) {
@@ -210,7 +221,7 @@ class MigrationIT {
         VdiView vdi = sourceVdi();
         server = ThinsrServer.start(
                 ServerConfig.defaults().withListen("127.0.0.1", 0),
-                new LifecycleDiskStore(lifecycle, target),
+                store(),
                 StandardFormats.all(),
                 line -> {});
         int port = server.port();
@@ -241,7 +252,7 @@ class MigrationIT {
 
         server = ThinsrServer.start(
                 ServerConfig.defaults().withListen("127.0.0.1", port),
-                new LifecycleDiskStore(lifecycle, target),
+                store(),
                 StandardFormats.all(),
                 line -> {});
         Migration.Report resumed = new Migration(
