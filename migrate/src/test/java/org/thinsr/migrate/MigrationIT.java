@@ -79,7 +79,9 @@ class MigrationIT {
         }
         stores.forEach(LifecycleDiskStore::close);
         for (Optional<SrRef> each : List.of(source, target)) {
-            assertThat(lifecycle.vdiList(each)).allSatisfy(vdi -> assertThat(vdi.attachment()).as("left attached").isNull());
+            assertThat(lifecycle.vdiList(each))
+                    .allSatisfy(vdi ->
+                            assertThat(vdi.attachment()).as("left attached").isNull());
         }
     }
 
@@ -220,10 +222,7 @@ class MigrationIT {
     void migrationToAServerKilledMidCopyResumesWithoutResendingAndFailureLeavesNothing() throws Exception {
         VdiView vdi = sourceVdi();
         server = ThinsrServer.start(
-                ServerConfig.defaults().withListen("127.0.0.1", 0),
-                store(),
-                StandardFormats.all(),
-                line -> {});
+                ServerConfig.defaults().withListen("127.0.0.1", 0), store(), StandardFormats.all(), line -> {});
         int port = server.port();
         HttpDiskClient client = new HttpDiskClient(server.uri(), Optional.empty());
         Migration.Listener killer = new Migration.Listener() {
@@ -251,10 +250,7 @@ class MigrationIT {
         assertThat(lifecycle.vdiList(target)).as("kept for --resume").hasSize(1);
 
         server = ThinsrServer.start(
-                ServerConfig.defaults().withListen("127.0.0.1", port),
-                store(),
-                StandardFormats.all(),
-                line -> {});
+                ServerConfig.defaults().withListen("127.0.0.1", port), store(), StandardFormats.all(), line -> {});
         Migration.Report resumed = new Migration(
                         lifecycle, source, new HttpDestination(client), keep, QUIET, () -> false)
                 .resume(vdi.uuid());
