@@ -13,23 +13,23 @@ import java.util.function.LongConsumer;
 public final class LocalTransfers {
     private LocalTransfers() {}
 
-    /** The exact length {@link #export} will write, planned from the allocation map. */
-    public static long exportLength(DiskStore store, String vdi, String format, Optional<String> base)
-            throws IOException {
-        try (DiskStore.ExportView view = store.openForExport(vdi, base)) {
-            return StandardFormats.all().exportBody(format, view).length();
-        }
-    }
-
     /**
      * Writes the VDI in {@code format} (a delta against {@code base} when given) to {@code out};
-     * returns the bytes written. {@code progress} receives byte counts as they go.
+     * returns the bytes written. {@code planned} receives the exact length before the first byte,
+     * {@code progress} byte counts as they go.
      */
     public static long export(
-            DiskStore store, String vdi, String format, Optional<String> base, OutputStream out, LongConsumer progress)
+            DiskStore store,
+            String vdi,
+            String format,
+            Optional<String> base,
+            OutputStream out,
+            LongConsumer planned,
+            LongConsumer progress)
             throws IOException {
         try (DiskStore.ExportView view = store.openForExport(vdi, base)) {
             ResponseBody body = StandardFormats.all().exportBody(format, view);
+            planned.accept(body.length());
             ProgressOutput counting = new ProgressOutput(out, progress);
             body.writeRange(0, body.length(), counting);
             counting.flush();
