@@ -37,6 +37,11 @@ public final class NbdBlockSource implements BlockSource {
         return pool.size();
     }
 
+    /** Connection {@code index} in {@code [0, connections())}; the first negotiated the meta contexts. */
+    public NbdConnection connection(int index) {
+        return pool.get(index);
+    }
+
     /** The first connection, which negotiated the meta contexts. */
     public NbdConnection connection() {
         return pool.first();

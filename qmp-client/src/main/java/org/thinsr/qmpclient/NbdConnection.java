@@ -72,6 +72,9 @@ public final class NbdConnection implements Closeable {
         }
     }
 
+    /** Large reads and writes are split into requests of this size (see {@link #requestSize()}). */
+    static final int SPLIT_SIZE = 256 * 1024;
+
     /** The largest length of one BLOCK_STATUS, WRITE_ZEROES or TRIM request we send: 2 GiB. */
     static final long MAX_EFFECT_LENGTH = 1L << 31;
 
@@ -132,12 +135,13 @@ public final class NbdConnection implements Closeable {
 
     /**
      * Reads {@code buffer.remaining()} bytes at {@code offset} into {@code buffer} (advancing its
-     * position), split into requests of at most the server's maximum payload, all in flight at once.
+     * position), split into 256 KiB requests (see {@link #requestSize()}) that are all in flight at
+     * once, up to {@link Options#maxInFlight()}.
      */
     public void read(long offset, ByteBuffer buffer) throws IOException {
         checkRange(offset, buffer.remaining());
         List<Pending> requests = new ArrayList<>();
-        int maximum = info.maximumPayload();
+        int maximum = requestSize();
         while (buffer.hasRemaining()) {
             int length = Math.min(buffer.remaining(), maximum);
             ByteBuffer slice = buffer.slice(buffer.position(), length);
@@ -146,6 +150,14 @@ public final class NbdConnection implements Closeable {
             offset += length;
         }
         awaitAll(requests);
+    }
+
+    /**
+     * The size large reads and writes are split into: 256 KiB (libnbd's measured optimum, and ours:
+     * docs/PERFORMANCE.md), or the server's preferred block size if larger, never above its maximum.
+     */
+    int requestSize() {
+        return Math.min(info.maximumPayload(), Math.max(SPLIT_SIZE, info.preferredBlockSize()));
     }
 
     /**
@@ -164,13 +176,13 @@ public final class NbdConnection implements Closeable {
                 .thenApply(ignored -> null);
     }
 
-    /** Writes all of {@code buffer} at {@code offset}, split into requests of at most the maximum payload. */
+    /** Writes all of {@code buffer} at {@code offset}, split like {@link #read} and pipelined. */
     public void write(long offset, ByteBuffer buffer, boolean fua) throws IOException {
         checkWritable("write");
         checkRange(offset, buffer.remaining());
         int flags = fua && info.canFua() ? NbdProtocol.CMD_FLAG_FUA : 0;
         List<Pending> requests = new ArrayList<>();
-        int maximum = info.maximumPayload();
+        int maximum = requestSize();
         while (buffer.hasRemaining()) {
             int length = Math.min(buffer.remaining(), maximum);
             ByteBuffer slice = buffer.slice(buffer.position(), length);
@@ -498,10 +510,12 @@ public final class NbdConnection implements Closeable {
         int relative = request.checkInside(chunkOffset, holeLength, where);
         ByteBuffer target = request.target;
         int end = relative + (int) holeLength;
-        for (int i = relative; i < end; i++) {
-            target.put(i, (byte) 0);
+        for (int i = relative; i < end; i += ZEROS.length) {
+            target.put(i, ZEROS, 0, Math.min(ZEROS.length, end - i));
         }
     }
+
+    private static final byte[] ZEROS = new byte[64 * 1024];
 
     private ByteBuffer statusBuffer = ByteBuffer.allocate(4096);
 

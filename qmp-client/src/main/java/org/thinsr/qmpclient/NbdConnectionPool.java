@@ -44,6 +44,10 @@ final class NbdConnectionPool implements AutoCloseable {
         return connections.getFirst();
     }
 
+    NbdConnection get(int index) {
+        return connections.get(index);
+    }
+
     NbdConnection any() {
         return connections.get(Math.floorMod(next.getAndIncrement(), connections.size()));
     }

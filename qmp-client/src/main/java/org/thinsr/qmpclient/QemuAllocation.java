@@ -191,13 +191,85 @@ public final class QemuAllocation {
     }
 
     /**
-     * The allocation map of an image file from {@code qemu-img map --output=json}: the same answer
-     * as {@link #map} over an NBD export of it with both contexts.
+     * The allocation map of the block node {@code nodeName} of a running qemu or
+     * qemu-storage-daemon: exports it read-only with {@code qemu:allocation-depth} on the NBD server
+     * already listening on the unix socket {@code nbdServerSocket}, maps it with {@link #map}, and
+     * deletes the export again.
+     */
+    public static AllocationMap ofNode(QmpCommands qmp, String nodeName, Path nbdServerSocket) throws IOException {
+        String id = "thinsr-map-" + Long.toHexString(System.nanoTime());
+        qmp.blockExportAddNbd(id, nodeName, id, false, true, List.of());
+        try (NbdConnection connection = NbdConnection.connect(
+                NbdUri.unix(nbdServerSocket, id),
+                List.of(BASE_ALLOCATION, ALLOCATION_DEPTH),
+                NbdConnection.Options.DEFAULT)) {
+            return map(connection);
+        } finally {
+            qmp.blockExportDel(id, true);
+        }
+    }
+
+    /**
+     * The allocation map of an image file read through a private {@code qemu-storage-daemon}: the
+     * image is opened read-only, exported over NBD on a unix socket in a temporary directory with
+     * {@code qemu:allocation-depth}, mapped with {@link #map}, and the daemon is stopped again.
+     *
+     * @param format the image format, or {@code null} to ask {@code qemu-img info}
+     */
+    public static AllocationMap viaDaemon(Path image, String format, Duration timeout) throws IOException {
+        String driver = format != null ? format : probeFormat(image, timeout);
+        Path runtime = java.nio.file.Files.createTempDirectory("thinsr-qsd-");
+        try (QemuStorageDaemon daemon = QemuStorageDaemon.builder(runtime)
+                .image("image", image, driver, true)
+                .nbdServer(0)
+                .startTimeout(timeout)
+                .start()) {
+            daemon.commands().blockExportAddNbd("image", "image", "image", false, true, List.of());
+            try (NbdConnection connection = NbdConnection.connect(
+                    daemon.nbdUri("image"),
+                    List.of(BASE_ALLOCATION, ALLOCATION_DEPTH),
+                    new NbdConnection.Options(16, timeout))) {
+                return map(connection);
+            }
+        } finally {
+            try (var files = java.nio.file.Files.walk(runtime)) {
+                for (Path path :
+                        files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    java.nio.file.Files.deleteIfExists(path);
+                }
+            }
+        }
+    }
+
+    /** The format {@code qemu-img info} detects for {@code image} ({@code qcow2}, {@code raw}, ...). */
+    public static String probeFormat(Path image, Duration timeout) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode info = CommandRunner.run(
+                List.of(
+                        "qemu-img",
+                        "info",
+                        "-U",
+                        "--output=json",
+                        image.toAbsolutePath().toString()),
+                timeout,
+                stdout -> QmpClient.JSON.readTree(stdout));
+        com.fasterxml.jackson.databind.JsonNode format = info == null ? null : info.get("format");
+        if (format == null || !format.isTextual() || !format.asText().matches("[a-z0-9_-]{1,32}")) {
+            throw CorruptInputException.of(
+                    "qemu-img info " + image, "format", format, "a format name such as qcow2 or raw");
+        }
+        return format.asText();
+    }
+
+    /**
+     * The allocation map of an image file from {@code qemu-img map -U --output=json}: the same
+     * answer as {@link #map} over an NBD export of it with both contexts. {@code -U} lets it map an
+     * image another process has open; if that process writes meanwhile the map is a blur of both
+     * states, as any map of a live image is.
      *
      * @param format the image format ({@code qcow2}, {@code raw}, ...), or {@code null} to probe
      */
     public static AllocationMap fromQemuImgMap(Path image, String format, Duration timeout) throws IOException {
-        List<String> command = new ArrayList<>(List.of("qemu-img", "map", "--output=json"));
+        List<String> command = new ArrayList<>(List.of("qemu-img", "map", "-U", "--output=json"));
         if (format != null) {
             command.addAll(List.of("-f", format));
         }

@@ -25,6 +25,7 @@ import org.thinsr.allocmap.State;
  */
 final class QemuImgMapParser {
     private static final JsonFactory JSON = JsonFactory.builder()
+            .disable(com.fasterxml.jackson.core.StreamReadFeature.AUTO_CLOSE_SOURCE)
             .streamReadConstraints(StreamReadConstraints.builder()
                     .maxNestingDepth(8)
                     .maxStringLength(4096)

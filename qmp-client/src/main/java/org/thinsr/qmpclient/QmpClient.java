@@ -73,6 +73,7 @@ public final class QmpClient implements Closeable {
     }
 
     static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
+            .disable(com.fasterxml.jackson.core.StreamReadFeature.AUTO_CLOSE_SOURCE)
             .streamReadConstraints(StreamReadConstraints.builder()
                     .maxNestingDepth(64)
                     .maxStringLength(1024 * 1024)
@@ -325,8 +326,10 @@ public final class QmpClient implements Closeable {
                     line[lineLength++] = b;
                 }
             }
-        } catch (IOException e) {
+        } catch (EOFException | CorruptInputException e) {
             fail(e);
+        } catch (IOException e) {
+            fail(new IOException("QMP peer closed the connection (" + e.getMessage() + ")", e));
         } catch (RuntimeException e) {
             fail(new IOException("QMP reader failed: " + e, e));
         }

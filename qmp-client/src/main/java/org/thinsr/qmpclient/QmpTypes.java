@@ -35,7 +35,7 @@ public final class QmpTypes {
         }
     }
 
-    /** One entry of a node's {@code dirty-bitmaps}. */
+    /** One entry of a node's {@code dirty-bitmaps}; {@code name} is empty for qemu's anonymous bitmaps. */
     public record DirtyBitmapInfo(
             String name, boolean recording, boolean persistent, boolean busy, long granularity, long count) {
         public DirtyBitmapInfo {
@@ -44,7 +44,7 @@ public final class QmpTypes {
 
         static DirtyBitmapInfo of(JsonNode node) throws CorruptInputException {
             return new DirtyBitmapInfo(
-                    text(node, "name", "dirty-bitmaps"),
+                    node.path("name").asText(""),
                     node.path("recording").asBoolean(false),
                     node.path("persistent").asBoolean(false),
                     node.path("busy").asBoolean(false),
