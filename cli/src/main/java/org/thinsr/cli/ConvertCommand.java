@@ -383,7 +383,7 @@ final class ConvertCommand implements Callable<Integer> {
         byte[] json = ConvertTools.run(
                 List.of("qemu-img", "map", "--output=json", "-f", "qcow2", path.toString()),
                 Duration.ofMinutes(10),
-                1L << 30);
+                256L << 20); // about 2.5 million extents of JSON; more is refused, never buffered
         AllocationMap map = QemuImgMapParser.parse(new java.io.ByteArrayInputStream(json), "qemu-img map " + path);
         Path raw = spoolFile(workDir);
         ConvertTools.run(
