@@ -128,7 +128,7 @@ class TarStreamTest {
             writer.writeRange(split, whole.length, out);
             assertThat(out.toByteArray()).as("split at %s", split).isEqualTo(whole);
         }
-        long seed = System.nanoTime();
+        long seed = Long.getLong("thinsr.seed", System.nanoTime()); // rerun with -Dthinsr.seed=N
         System.out.println("TarStreamTest random ranges seed " + seed);
         Random random = new Random(seed);
         for (int i = 0; i < 2000; i++) {
@@ -163,7 +163,7 @@ class TarStreamTest {
 
     @Test
     void roundTripsRandomDisksWithXapiChunkSize() throws IOException {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("thinsr.seed", System.nanoTime()); // rerun with -Dthinsr.seed=N
         System.out.println("TarStreamTest random disks seed " + seed);
         Random random = new Random(seed);
         for (int round = 0; round < 6; round++) {
