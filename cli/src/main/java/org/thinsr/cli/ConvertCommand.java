@@ -133,7 +133,8 @@ final class ConvertCommand implements Callable<Integer> {
             names = "--tar-prefix",
             paramLabel = "PREFIX",
             defaultValue = "vdi/",
-            description = "Entry-name prefix of tar chunks (default: ${DEFAULT-VALUE}; VM exports use Ref:N/).")
+            description = "Entry-name prefix of tar chunks (default: ${DEFAULT-VALUE}; a disk of a VM export is"
+                    + " Ref:N/, its other entries are skipped).")
     String tarPrefix;
 
     @Option(
@@ -462,6 +463,7 @@ final class ConvertCommand implements Callable<Integer> {
                 ? RawFileSink.create(file, expectedSize)
                 : RawFileSink.createGrowable(file, MAX_STREAM_DISK)) {
             long covered = new TarReader(tarPrefix, true, TarReader.Target.ZEROED, TarReader.DEFAULT_MAX_CHUNK_SIZE)
+                    .skippingOtherEntries()
                     .read(in, sink, expectedSize != null);
             if (expectedSize == null) {
                 sink.resize(covered);
