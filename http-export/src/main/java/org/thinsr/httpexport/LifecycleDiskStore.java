@@ -117,6 +117,18 @@ public final class LifecycleDiskStore implements DiskStore {
                 byLabel.add(candidate);
             }
         }
+        if (byLabel.size() > 1) {
+            // a label names the disk rather than its snapshots (which keep the label)
+            List<VdiView> disks = new ArrayList<>();
+            for (VdiView candidate : byLabel) {
+                if (!"true".equals(candidate.keys().get(Lifecycle.KEY_IS_A_SNAPSHOT))) {
+                    disks.add(candidate);
+                }
+            }
+            if (disks.size() == 1) {
+                return disks.get(0);
+            }
+        }
         if (byLabel.size() == 1) {
             return byLabel.get(0);
         }
@@ -166,7 +178,13 @@ public final class LifecycleDiskStore implements DiskStore {
 
     @Override
     public ExportView openForExport(String vdi, Optional<String> base) throws IOException {
-        VdiView disk = resolve(vdi);
+        VdiView cached = resolve(vdi);
+        boolean ours;
+        synchronized (shared) {
+            ours = shared.containsKey(cached.uuid());
+        }
+        // attachments change: a cached one is trusted only when it is this store's own
+        VdiView disk = cached.attachment() != null && !ours ? resolveNow(cached.uuid()) : cached;
         if (disk.uri() != null) {
             throw new ThinsrException(
                     ErrorCode.VDI_IS_TEMPLATE,
@@ -174,15 +192,17 @@ public final class LifecycleDiskStore implements DiskStore {
         }
         Optional<String> baseUuid = base.map(b -> resolve(b).uuid());
         Shared entry = null;
+        boolean closedOurs = false;
         synchronized (shared) {
             Shared existing = shared.get(disk.uuid());
             if (existing != null && !existing.writable) {
                 entry = existing.use();
             } else if (existing != null && existing.users == 0) {
                 existing.closeNow();
+                closedOurs = existing.ownAttachment; // else someone else still has it attached
                 existing = null;
             }
-            if (entry == null && existing == null && disk.attachment() == null) {
+            if (entry == null && existing == null && (closedOurs || disk.attachment() == null)) {
                 entry = new Shared(disk.uuid(), false).use();
                 shared.put(disk.uuid(), entry);
             }
