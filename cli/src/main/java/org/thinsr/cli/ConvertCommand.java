@@ -133,7 +133,8 @@ final class ConvertCommand implements Callable<Integer> {
             names = "--tar-prefix",
             paramLabel = "PREFIX",
             defaultValue = "vdi/",
-            description = "Entry-name prefix of tar chunks (default: ${DEFAULT-VALUE}; VM exports use Ref:N/).")
+            description = "Entry-name prefix of tar chunks (default: ${DEFAULT-VALUE}; a disk of a VM export is"
+                    + " Ref:N/, its other entries are skipped).")
     String tarPrefix;
 
     @Option(
@@ -156,12 +157,37 @@ final class ConvertCommand implements Callable<Integer> {
 
     private final List<Path> temporaries = new ArrayList<>();
 
+    /**
+     * For raw file output without compression or base: the output's temporary name, into which an
+     * input that must be unpacked anyway (tar, chunked, VHD, qcow2, a stream) is unpacked directly,
+     * saving a second copy.
+     */
+    private Path directRaw;
+
+    private boolean directRawUsed;
+
     @Override
     public Integer call() throws IOException {
         try {
             validate();
             Path workDir = workDirectory();
+            if (to == To.RAW && !output.equals("-") && compress == null && base == null) {
+                directRaw = outputTemporary(Path.of(output));
+            }
             Disk disk = open(from, input, workDir, size);
+            if (directRawUsed) {
+                disk.source().close();
+                try (FileChannel channel = FileChannel.open(directRaw, StandardOpenOption.WRITE)) {
+                    channel.force(true);
+                }
+                Files.move(
+                        directRaw,
+                        Path.of(output),
+                        StandardCopyOption.REPLACE_EXISTING,
+                        StandardCopyOption.ATOMIC_MOVE);
+                temporaries.remove(directRaw);
+                return 0;
+            }
             try (BlockSource source = disk.source()) {
                 AllocationMap map = disk.map();
                 if (base != null) {
@@ -217,6 +243,15 @@ final class ConvertCommand implements Callable<Integer> {
             }
         }
         return Path.of(System.getProperty("java.io.tmpdir"));
+    }
+
+    /** Where an input is unpacked: the output itself when {@link #directRaw} allows, else scratch. */
+    private Path spoolFile(Path workDir) throws IOException {
+        if (directRaw != null && !directRawUsed) {
+            directRawUsed = true;
+            return directRaw;
+        }
+        return temporary(workDir, ".raw");
     }
 
     private Path temporary(Path dir, String suffix) throws IOException {
@@ -309,7 +344,7 @@ final class ConvertCommand implements Callable<Integer> {
 
     /** A raw stream into a sparse temporary file: all-zero 4 KiB blocks become holes. */
     private Disk spoolRaw(InputStream in, Path workDir) throws IOException {
-        Path file = temporary(workDir, ".raw");
+        Path file = spoolFile(workDir);
         long total = 0;
         try (RawFileSink sink = RawFileSink.createGrowable(file, MAX_STREAM_DISK)) {
             byte[] buffer = new byte[1 << 20];
@@ -349,9 +384,9 @@ final class ConvertCommand implements Callable<Integer> {
         byte[] json = ConvertTools.run(
                 List.of("qemu-img", "map", "--output=json", "-f", "qcow2", path.toString()),
                 Duration.ofMinutes(10),
-                1L << 30);
+                256L << 20); // about 2.5 million extents of JSON; more is refused, never buffered
         AllocationMap map = QemuImgMapParser.parse(new java.io.ByteArrayInputStream(json), "qemu-img map " + path);
-        Path raw = temporary(workDir, ".raw");
+        Path raw = spoolFile(workDir);
         ConvertTools.run(
                 List.of("qemu-img", "convert", "-f", "qcow2", "-O", "raw", path.toString(), raw.toString()),
                 Duration.ofHours(24),
@@ -378,7 +413,7 @@ final class ConvertCommand implements Callable<Integer> {
                 in.transferTo(out);
             }
         }
-        Path raw = temporary(workDir, ".raw");
+        Path raw = spoolFile(workDir);
         try (FileChannel channel = FileChannel.open(vhd, StandardOpenOption.READ);
                 RawFileSink sink = RawFileSink.createGrowable(raw, MAX_STREAM_DISK)) {
             VhdReader.Result result = VhdReader.readFile(channel, sink, true);
@@ -423,11 +458,12 @@ final class ConvertCommand implements Callable<Integer> {
     static final long VHD_EPOCH_SECONDS = 946_684_800L;
 
     private Disk openTar(InputStream in, Path workDir, Long expectedSize) throws IOException {
-        Path file = temporary(workDir, ".raw");
+        Path file = spoolFile(workDir);
         try (RawFileSink sink = expectedSize != null
                 ? RawFileSink.create(file, expectedSize)
                 : RawFileSink.createGrowable(file, MAX_STREAM_DISK)) {
             long covered = new TarReader(tarPrefix, true, TarReader.Target.ZEROED, TarReader.DEFAULT_MAX_CHUNK_SIZE)
+                    .skippingOtherEntries()
                     .read(in, sink, expectedSize != null);
             if (expectedSize == null) {
                 sink.resize(covered);
@@ -437,7 +473,7 @@ final class ConvertCommand implements Callable<Integer> {
     }
 
     private Disk openChunked(InputStream in, Path workDir, Long expectedSize) throws IOException {
-        Path file = temporary(workDir, ".raw");
+        Path file = spoolFile(workDir);
         try (RawFileSink sink = expectedSize != null
                 ? RawFileSink.create(file, expectedSize)
                 : RawFileSink.createGrowable(file, MAX_STREAM_DISK)) {
@@ -461,7 +497,7 @@ final class ConvertCommand implements Callable<Integer> {
                 writer.progress(progressBar);
             }
             Path target = Path.of(output);
-            Path temporary = outputTemporary(target);
+            Path temporary = directRaw != null ? directRaw : outputTemporary(target);
             writer.writeToFile(temporary, !noZeroScan);
             Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             temporaries.remove(temporary);
@@ -601,20 +637,55 @@ final class ConvertCommand implements Callable<Integer> {
 
                     @Override
                     public void writeTo(OutputStream out, LongConsumer progress) throws IOException {
-                        writer.write(new FilterOutputStream(out) {
-                            private long written;
-
-                            @Override
-                            public void write(byte[] bytes, int offset, int length) throws IOException {
-                                out.write(bytes, offset, length);
-                                written += length;
-                                progress.accept(written);
-                            }
-                        });
+                        writer.write(new StreamChannel(out, progress), 0, layout.length());
                     }
                 };
             }
         };
+    }
+
+    /**
+     * A channel over an output stream that copies direct buffers through one 1 MiB array
+     * ({@code Channels.newChannel} would use 8 KiB pieces) and reports progress.
+     */
+    static final class StreamChannel implements java.nio.channels.WritableByteChannel {
+        private final OutputStream out;
+        private final LongConsumer progress;
+        private final byte[] chunk = new byte[1 << 20];
+        private long written;
+
+        StreamChannel(OutputStream out, LongConsumer progress) {
+            this.out = out;
+            this.progress = progress;
+        }
+
+        @Override
+        public int write(ByteBuffer source) throws IOException {
+            int count = source.remaining();
+            if (source.hasArray()) {
+                out.write(source.array(), source.arrayOffset() + source.position(), count);
+                source.position(source.limit());
+            } else {
+                while (source.hasRemaining()) {
+                    int piece = Math.min(chunk.length, source.remaining());
+                    source.get(chunk, 0, piece);
+                    out.write(chunk, 0, piece);
+                }
+            }
+            written += count;
+            progress.accept(written);
+            return count;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+            // the caller closes the stream
+        }
     }
 
     static String label(To format) {

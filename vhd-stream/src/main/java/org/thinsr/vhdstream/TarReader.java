@@ -37,6 +37,7 @@ public final class TarReader {
     private final boolean verifyChecksums;
     private final Target target;
     private final int maxChunkSize;
+    private boolean skipOtherEntries;
     private LongConsumer progress = bytes -> {};
 
     /** What the sink holds before the import, which decides what gaps and zero chunks become. */
@@ -79,6 +80,17 @@ public final class TarReader {
         return new TarReader("vdi/", true, target, DEFAULT_MAX_CHUNK_SIZE);
     }
 
+    /**
+     * Skips (reads past, without buffering) entries whose names do not start with the prefix: the
+     * {@code ova.xml} and the other disks of a VM export ({@code /export}), so that one disk is
+     * read by its {@code Ref:N/} prefix. Without it such an entry is an error, as in xapi's {@code
+     * recv_all_vdi}.
+     */
+    public TarReader skippingOtherEntries() {
+        this.skipOtherEntries = true;
+        return this;
+    }
+
     /** Called with the number of stream bytes consumed so far. */
     public TarReader progress(LongConsumer consumer) {
         this.progress = Objects.requireNonNull(consumer, "consumer");
@@ -114,6 +126,10 @@ public final class TarReader {
                 break;
             }
             TarHeader.Entry entry = TarHeader.parse(block, headerAt);
+            if (skipOtherEntries && !entry.name().startsWith(prefix)) {
+                skipEntry(in, entry, headerAt);
+                continue;
+            }
             long index = chunkNumber(entry.name(), headerAt);
             if (index <= lastIndex) {
                 throw CorruptImageException.at(
@@ -288,6 +304,23 @@ public final class TarReader {
             throw CorruptImageException.at(start, "tar block", "end of input after " + read + " bytes", "512 bytes");
         }
         return false;
+    }
+
+    /** Reads past the padded data of an entry that is not ours. */
+    private static void skipEntry(Counting in, TarHeader.Entry entry, long headerAt) throws IOException {
+        long remaining = TarPlan.padded(entry.size());
+        byte[] buffer = new byte[8192];
+        while (remaining > 0) {
+            int read = in.read(buffer, 0, (int) Math.min(buffer.length, remaining));
+            if (read < 0) {
+                throw CorruptImageException.at(
+                        in.position,
+                        "data of skipped entry " + entry.name(),
+                        "end of input",
+                        TarPlan.padded(entry.size()) + " bytes from offset " + (headerAt + TarHeader.BLOCK));
+            }
+            remaining -= read;
+        }
     }
 
     private static boolean skipPadding(Counting in, int dataLength) throws IOException {

@@ -164,7 +164,7 @@ class ChunkedStreamTest {
 
     @Test
     void randomDisksRoundTripWithXapiPieceSize() throws IOException {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("thinsr.seed", System.nanoTime()); // rerun with -Dthinsr.seed=N
         System.out.println("ChunkedStreamTest seed " + seed);
         Random random = new Random(seed);
         for (int round = 0; round < 5; round++) {

@@ -12,14 +12,15 @@ import org.thinsr.allocmap.ExtentSet;
  * Seeded mutation fuzzing of the tar and chunked readers: flipped bytes, overwritten fields,
  * inserted and deleted bytes, truncations. Every outcome must be success (the mutation hit
  * padding or an unchecked field) or {@link CorruptImageException} with an offset; never another
- * exception, a hang or an allocation beyond the bounds. Prints its seed; runs a few seconds.
+ * exception, a hang or an allocation beyond the bounds. Prints its seed; rerun one with {@code
+ * -Dsurefire.argLine="--enable-native-access=ALL-UNNAMED -Dthinsr.seed=N"}. Runs a few seconds.
  */
 class TarChunkedFuzzTest {
     private static final int ROUNDS = 20_000;
 
     @Test
     void mutatedTarsFailOnlyWithCorruptInput() throws IOException {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("thinsr.seed", System.nanoTime()); // rerun with -Dthinsr.seed=N
         System.out.println("TarChunkedFuzzTest tar seed " + seed);
         Random random = new Random(seed);
         RawMemoryDisk disk = RawMemoryDisk.random(
@@ -45,7 +46,7 @@ class TarChunkedFuzzTest {
 
     @Test
     void mutatedChunkedStreamsFailOnlyWithCorruptInput() throws IOException {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("thinsr.seed", System.nanoTime()); // rerun with -Dthinsr.seed=N
         System.out.println("TarChunkedFuzzTest chunked seed " + seed);
         Random random = new Random(seed);
         RawMemoryDisk disk =
