@@ -414,4 +414,39 @@ class NbdConnectionTest {
         }
         assertThat(channel.written()).isEqualTo(script.expectedClient());
     }
+
+    @Test
+    void listMetaContextsReturnsEveryNameTheServerOffersForTheQuery() throws IOException {
+        Script script = new Script();
+        script.server(greeting(FLAG_FIXED_NEWSTYLE))
+                .client(u32(FLAG_FIXED_NEWSTYLE))
+                .client(option(OPT_LIST_META_CONTEXT, metaContextData("disk", "qemu:dirty-bitmap:")))
+                .server(concat(
+                        optionReply(
+                                OPT_LIST_META_CONTEXT, REP_META_CONTEXT, concat(u32(0), utf8("qemu:dirty-bitmap:b1"))),
+                        optionReply(
+                                OPT_LIST_META_CONTEXT, REP_META_CONTEXT, concat(u32(0), utf8("qemu:dirty-bitmap:b2"))),
+                        optionReply(OPT_LIST_META_CONTEXT, REP_ACK, new byte[0])));
+        ScriptedChannel channel = ScriptedChannel.of(script);
+        NbdHandshake handshake = NbdHandshake.start(channel);
+        assertThat(handshake.listMetaContexts("disk", List.of("qemu:dirty-bitmap:")))
+                .containsExactlyInAnyOrder("qemu:dirty-bitmap:b1", "qemu:dirty-bitmap:b2");
+        assertThat(channel.written()).isEqualTo(script.expectedClient());
+    }
+
+    @Test
+    void duplicateContextIdsInSetMetaContextAreRejected() {
+        Script script = new Script();
+        script.server(greeting(FLAG_FIXED_NEWSTYLE))
+                .client(u32(FLAG_FIXED_NEWSTYLE))
+                .client(option(OPT_STRUCTURED_REPLY, new byte[0]))
+                .server(optionReply(OPT_STRUCTURED_REPLY, REP_ACK, new byte[0]))
+                .client(option(OPT_SET_META_CONTEXT, metaContextData("disk", BASE, DEPTH)))
+                .server(concat(
+                        optionReply(OPT_SET_META_CONTEXT, REP_META_CONTEXT, concat(u32(1), utf8(BASE))),
+                        optionReply(OPT_SET_META_CONTEXT, REP_META_CONTEXT, concat(u32(1), utf8(DEPTH)))));
+        assertThatThrownBy(() -> connect(ScriptedChannel.of(script)))
+                .isInstanceOf(CorruptInputException.class)
+                .hasMessageContaining("context id 1");
+    }
 }

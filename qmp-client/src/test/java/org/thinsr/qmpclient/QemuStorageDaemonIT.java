@@ -125,6 +125,20 @@ class QemuStorageDaemonIT {
                     connection.read(5 * MiB, ByteBuffer.wrap(beforeLaterWrite));
                 }
                 assertThat(dirty).isEqualTo(expected);
+                try (java.nio.channels.SocketChannel channel = SocketChannels.connectUnix(daemon.nbdSocket())) {
+                    NbdHandshake handshake = NbdHandshake.start(channel);
+                    List<String> listed = handshake.listMetaContexts(backup.exportName(), List.of());
+                    handshake.abort();
+                    JsonNode exported = QmpClient.JSON
+                            .readTree(Tools.run("nbdinfo", "--json", uri.toString()))
+                            .path("exports")
+                            .get(0)
+                            .path("contexts");
+                    List<String> nbdinfoContexts = new java.util.ArrayList<>();
+                    exported.forEach(context -> nbdinfoContexts.add(context.asText()));
+                    assertThat(listed).containsExactlyInAnyOrderElementsOf(nbdinfoContexts);
+                    assertThat(listed).containsAll(backup.metaContexts());
+                }
                 StatusRuns nbdinfo = Tools.parseNbdinfoMap(
                         "dirty",
                         Tools.run("nbdinfo", "--map=qemu:dirty-bitmap:" + backup.changesBitmap(), uri.toString()));
