@@ -181,4 +181,39 @@ class NbdkitIT {
             assertThat(source.connections()).isEqualTo(1);
         }
     }
+
+    @Test
+    void tcpUriReachesAServerOnATcpPort() throws Exception {
+        int port;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
+            port = probe.getLocalPort();
+        }
+        Process server = new ProcessBuilder(
+                        "nbdkit", "-f", "-p", Integer.toString(port), "-i", "127.0.0.1", "pattern", "1M")
+                .redirectErrorStream(true)
+                .redirectOutput(directory.resolve("tcp.log").toFile())
+                .start();
+        try {
+            NbdUri uri = NbdUri.parse("nbd://127.0.0.1:" + port + "/");
+            NbdBlockSource source = null;
+            for (int attempt = 0; attempt < 200 && source == null; attempt++) {
+                try {
+                    source = NbdBlockSource.open(uri, 1);
+                } catch (IOException e) {
+                    Thread.sleep(20);
+                }
+            }
+            assertThat(source).as("nbdkit on port %d", port).isNotNull();
+            try (NbdBlockSource open = source) {
+                ByteBuffer buffer = ByteBuffer.allocate(4096);
+                open.readFully(65536 + 12, buffer);
+                assertThat(buffer.array()).isEqualTo(pattern(65536 + 12, 4096));
+                assertThat(open.size())
+                        .isEqualTo(nbdinfoJson(uri).path("export-size").asLong());
+            }
+        } finally {
+            server.destroy();
+            server.waitFor();
+        }
+    }
 }

@@ -188,7 +188,7 @@ class QemuStorageDaemonIT {
     @Test
     void closeQuitsTheDaemonAndLeavesNoProcessBehind() throws IOException {
         Path image = disk("close");
-        QemuStorageDaemon daemon = daemon("close", image);
+        QemuStorageDaemon daemon = daemon("close,with a comma", image); // qemu option syntax doubles commas
         long pid = daemon.pid();
         assertThat(ProcessHandle.of(pid)).isPresent();
         long start = System.nanoTime();
