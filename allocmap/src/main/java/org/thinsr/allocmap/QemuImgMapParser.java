@@ -21,7 +21,9 @@ import java.util.Objects;
  * sign, a number past {@code 2^63 - 1} or a depth past {@value #MAX_DEPTH} is an error. Entries
  * must be contiguous from 0 with positive lengths; the map's virtual size is the last entry's end.
  *
- * <p>State: {@code data && !zero} is DATA, {@code data && zero} ZERO, {@code !data} HOLE.
+ * <p>State: {@code data && !zero} is DATA, {@code data && zero} ZERO, {@code !data && zero} HOLE
+ * (unallocated, or a zero cluster: present or not). {@code !data && !zero} is DATA: qemu does not
+ * know what those bytes read as, so a copy must read them.
  * Provenance: depth 0 is LOCAL, depth n is {@code origin(n)} (a hole's depth is where qemu stopped
  * looking). Errors are {@link CorruptInputException}s naming the byte offset. Stateless and
  * thread-safe; does not close the stream.
@@ -173,7 +175,12 @@ public final class QemuImgMapParser {
             }
             boolean data = numbers[DATA] == 1;
             boolean zero = numbers[ZERO] == 1;
-            State state = data ? (zero ? State.ZERO : State.DATA) : State.HOLE;
+            State state;
+            if (data) {
+                state = zero ? State.ZERO : State.DATA;
+            } else {
+                state = zero ? State.HOLE : State.DATA;
+            }
             if (count == MAX_ENTRIES) {
                 throw CorruptInputException.of(source, "entries", "more than " + MAX_ENTRIES, "at most " + MAX_ENTRIES);
             }

@@ -1,5 +1,6 @@
 package org.thinsr.allocmap;
 
+import java.io.IOException;
 import java.util.AbstractList;
 import java.util.Arrays;
 import java.util.List;
@@ -214,6 +215,88 @@ public final class ThinDelta {
             terse.add(Kind.ofCode(kinds[i]), begins[i], lengths[i], -1, -1);
         }
         return terse.build().runs();
+    }
+
+    /**
+     * Writes the delta as {@code thin_delta} 0.9 prints it (terse, or {@code --verbose} with data
+     * blocks), byte for byte, under the given pool superblock.
+     *
+     * @throws IllegalStateException for {@code verbose} when the runs have no data blocks (a delta
+     *     parsed from terse output)
+     */
+    public void writeXml(ThinSuperblock superblock, boolean verbose, Appendable out) throws IOException {
+        out.append("<superblock uuid=\"")
+                .append(escape(superblock.uuid()))
+                .append("\" time=\"")
+                .append(Long.toString(superblock.time()))
+                .append("\" transaction=\"")
+                .append(Long.toString(superblock.transaction()))
+                .append("\" data_block_size=\"")
+                .append(Long.toString(superblock.dataBlockSizeSectors()))
+                .append("\" nr_data_blocks=\"")
+                .append(Long.toString(superblock.nrDataBlocks()))
+                .append("\">\n  <diff left=\"")
+                .append(Long.toString(leftDevId))
+                .append("\" right=\"")
+                .append(Long.toString(rightDevId))
+                .append("\">\n");
+        if (verbose) {
+            Kind open = null;
+            for (int i = 0; i < kinds.length; i++) {
+                Kind kind = Kind.ofCode(kinds[i]);
+                if ((kind.hasLeft() && leftData[i] < 0) || (kind.hasRight() && rightData[i] < 0)) {
+                    throw new IllegalStateException(
+                            "run " + i + " has no data blocks: a terse delta cannot be" + " written verbose");
+                }
+                if (kind != open) {
+                    if (open != null) {
+                        out.append("    </").append(open.label()).append(">\n");
+                    }
+                    out.append("    <").append(kind.label()).append(">\n");
+                    open = kind;
+                }
+                out.append("      <range begin=\"").append(Long.toString(begins[i]));
+                switch (kind) {
+                    case SAME, LEFT_ONLY -> out.append("\" data_begin=\"").append(Long.toString(leftData[i]));
+                    case RIGHT_ONLY -> out.append("\" data_begin=\"").append(Long.toString(rightData[i]));
+                    case DIFFERENT ->
+                        out.append("\" left_data_begin=\"")
+                                .append(Long.toString(leftData[i]))
+                                .append("\" right_data_begin=\"")
+                                .append(Long.toString(rightData[i]));
+                }
+                out.append("\" length=\"").append(Long.toString(lengths[i])).append("\"/>\n");
+            }
+            if (open != null) {
+                out.append("    </").append(open.label()).append(">\n");
+            }
+        } else {
+            for (Run run : terseRuns()) {
+                out.append("    <")
+                        .append(run.kind().label())
+                        .append(" begin=\"")
+                        .append(Long.toString(run.begin()))
+                        .append("\" length=\"")
+                        .append(Long.toString(run.length()))
+                        .append("\"/>\n");
+            }
+        }
+        out.append("  </diff>\n</superblock>\n");
+    }
+
+    private static String escape(String text) {
+        StringBuilder escaped = new StringBuilder(text.length());
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            switch (c) {
+                case '&' -> escaped.append("&amp;");
+                case '<' -> escaped.append("&lt;");
+                case '>' -> escaped.append("&gt;");
+                case '"' -> escaped.append("&quot;");
+                default -> escaped.append(c);
+            }
+        }
+        return escaped.toString();
     }
 
     /** Origin blocks whose content differs: DIFFERENT, LEFT_ONLY and RIGHT_ONLY runs, in blocks. */

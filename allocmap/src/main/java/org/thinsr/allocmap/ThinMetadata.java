@@ -11,18 +11,26 @@ import java.util.Optional;
 public final class ThinMetadata {
     private final ThinSuperblock superblock;
     private final List<ThinDevice> devices;
+    private final List<Long> deviceIds;
 
-    ThinMetadata(ThinSuperblock superblock, List<ThinDevice> devices) {
+    ThinMetadata(ThinSuperblock superblock, List<ThinDevice> devices, List<Long> deviceIds) {
         this.superblock = Objects.requireNonNull(superblock, "superblock");
         this.devices = List.copyOf(devices);
+        this.deviceIds = List.copyOf(deviceIds);
     }
 
     public ThinSuperblock superblock() {
         return superblock;
     }
 
+    /** The devices kept, in document order. */
     public List<ThinDevice> devices() {
         return devices;
+    }
+
+    /** The dev_id of every device in the dump, kept or not, in document order. */
+    public List<Long> deviceIds() {
+        return deviceIds;
     }
 
     @Override

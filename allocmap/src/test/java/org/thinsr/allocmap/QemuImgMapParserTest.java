@@ -39,11 +39,16 @@ class QemuImgMapParserTest {
     }
 
     @Test
-    void dataAndZeroGivesZeroAndEmptyArrayIsAnEmptyDisk() throws IOException {
+    void dataAndZeroIsZeroUnknownIsDataAndAnEmptyArrayIsAnEmptyDisk() throws IOException {
         AllocationMap map = parse("[{\"start\": 0, \"length\": 512, \"depth\": 2, \"present\": true, \"zero\": true,"
                 + " \"data\": true, \"offset\": 0, \"compressed\": false}]");
         assertThat(map.runs()).containsExactly(new AllocationMap.Run(0, 512, State.ZERO, Provenance.origin(2)));
         assertThat(parse(" [ ] \n").virtualSize()).isZero();
+        // neither data nor known zero: the contents are unknown, so a copy must read them
+        assertThat(parse("[{\"start\": 0, \"length\": 512, \"depth\": 0, \"present\": true, \"zero\": false,"
+                                + " \"data\": false}]")
+                        .runs())
+                .containsExactly(new AllocationMap.Run(0, 512, State.DATA, Provenance.LOCAL));
     }
 
     @Test

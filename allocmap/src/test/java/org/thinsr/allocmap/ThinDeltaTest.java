@@ -43,6 +43,23 @@ class ThinDeltaTest {
     }
 
     @Test
+    void writtenXmlIsByteForByteWhatRealThinDeltaPrinted() throws IOException {
+        ThinMetadata dump = ThinDumpParser.create().parse(Fixtures.path("pool-thin_dump-0.9.xml"));
+        ThinDelta computed = ThinDelta.compute(dump.device(1), dump.device(2));
+        StringBuilder terse = new StringBuilder();
+        computed.writeXml(dump.superblock(), false, terse);
+        assertThat(terse.toString())
+                .isEqualTo(new String(Fixtures.bytes("pool-thin_delta-1-2.xml"), StandardCharsets.UTF_8));
+        StringBuilder verbose = new StringBuilder();
+        computed.writeXml(dump.superblock(), true, verbose);
+        assertThat(verbose.toString())
+                .isEqualTo(new String(Fixtures.bytes("pool-thin_delta-verbose-1-2.xml"), StandardCharsets.UTF_8));
+        ThinDelta parsedTerse = parseDelta(terse.toString());
+        assertThatThrownBy(() -> parsedTerse.writeXml(dump.superblock(), true, new StringBuilder()))
+                .isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
     void seededRandomPoolsGiveTheBlockByBlockModelsDelta() throws IOException {
         long seed = System.nanoTime();
         System.out.println("ThinDeltaTest seed " + seed);

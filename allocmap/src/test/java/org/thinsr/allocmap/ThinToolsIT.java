@@ -2,8 +2,8 @@ package org.thinsr.allocmap;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Against the real thin-provisioning-tools: random pools are restored with {@code thin_restore},
  * dumped with {@code thin_dump} and parsed; our delta of every pair agrees with what {@code
- * thin_delta} (terse and {@code --verbose}) printed in the same run.
+ * thin_delta} (terse and {@code --verbose}) printed in the same run, run for run and byte for byte.
  */
 class ThinToolsIT {
     private static final long TIMEOUT_SECONDS = 120;
@@ -93,8 +93,17 @@ class ThinToolsIT {
                 ThinDelta ours = ThinDelta.compute(parsed.device(left.devId()), parsed.device(right.devId()));
                 List<String> snaps =
                         List.of("--snap1", Long.toString(left.devId()), "--snap2", Long.toString(right.devId()));
-                ThinDelta terse = runDelta(thinDelta, snaps, false, metadata);
-                ThinDelta verbose = runDelta(thinDelta, snaps, true, metadata);
+                Tools.Result terseOutput = runDelta(thinDelta, snaps, false, metadata);
+                Tools.Result verboseOutput = runDelta(thinDelta, snaps, true, metadata);
+                ThinDelta terse = ThinDeltaParser.parse(new ByteArrayInputStream(terseOutput.stdout()), "thin_delta");
+                ThinDelta verbose =
+                        ThinDeltaParser.parse(new ByteArrayInputStream(verboseOutput.stdout()), "thin_delta --verbose");
+                StringBuilder ourTerse = new StringBuilder();
+                ours.writeXml(parsed.superblock(), false, ourTerse);
+                assertThat(ourTerse.toString()).isEqualTo(terseOutput.stdoutText());
+                StringBuilder ourVerbose = new StringBuilder();
+                ours.writeXml(parsed.superblock(), true, ourVerbose);
+                assertThat(ourVerbose.toString()).isEqualTo(verboseOutput.stdoutText());
                 assertThat(ours.terseRuns())
                         .as("seed %s: %s vs %s terse", seed, left.devId(), right.devId())
                         .isEqualTo(terse.runs());
@@ -108,8 +117,7 @@ class ThinToolsIT {
         }
     }
 
-    private static ThinDelta runDelta(String thinDelta, List<String> snaps, boolean verbose, Path metadata)
-            throws IOException {
+    private static Tools.Result runDelta(String thinDelta, List<String> snaps, boolean verbose, Path metadata) {
         List<String> command = new java.util.ArrayList<>();
         command.add(thinDelta);
         if (verbose) {
@@ -117,9 +125,6 @@ class ThinToolsIT {
         }
         command.addAll(snaps);
         command.add(metadata.toString());
-        Tools.Result result = Tools.check(command, null, TIMEOUT_SECONDS);
-        try (InputStream in = new java.io.ByteArrayInputStream(result.stdout())) {
-            return ThinDeltaParser.parse(in, "thin_delta");
-        }
+        return Tools.check(command, null, TIMEOUT_SECONDS);
     }
 }

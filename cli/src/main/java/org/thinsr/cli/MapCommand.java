@@ -9,7 +9,7 @@ import picocli.CommandLine.Spec;
         name = "map",
         mixinStandardHelpOptions = true,
         description = "Print the allocation map of a disk: which byte ranges hold data, zeros or nothing.",
-        subcommands = {MapNbdCommand.class, MapQemuCommand.class})
+        subcommands = {MapThinDumpCommand.class, MapDeltaCommand.class, MapNbdCommand.class, MapQemuCommand.class})
 final class MapCommand implements Runnable {
     @Spec
     CommandSpec spec;

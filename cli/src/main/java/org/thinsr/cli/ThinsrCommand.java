@@ -18,7 +18,37 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         versionProvider = ThinsrCommand.Version.class,
         description = "Thin-provisioned local storage on LVM dm-thin, and sparse disk export, import and migration.",
-        subcommands = {MapCommand.class, QmpCommand.class})
+        subcommands = {
+            MapCommand.class,
+            ConvertCommand.class,
+            QmpCommand.class,
+            ServeCommand.class,
+            ExportCommand.class,
+            ImportCommand.class,
+            MigrateCommand.class,
+            VdiCopyCommand.class,
+            SrCreateCommand.class,
+            SrIntroduceCommand.class,
+            SrForgetCommand.class,
+            SrDestroyCommand.class,
+            SrListCommand.class,
+            SrStatCommand.class,
+            SrProbeCommand.class,
+            VdiCreateCommand.class,
+            VdiDestroyCommand.class,
+            VdiSnapshotCommand.class,
+            VdiCloneCommand.class,
+            VdiResizeCommand.class,
+            VdiIntroduceCommand.class,
+            VdiForgetCommand.class,
+            VdiListCommand.class,
+            VdiStatCommand.class,
+            VdiSetCommand.class,
+            VdiAttachCommand.class,
+            VdiDetachCommand.class,
+            VdiMapCommand.class,
+            PluginCommand.class
+        })
 final class ThinsrCommand implements Runnable {
     @Spec
     CommandSpec spec;

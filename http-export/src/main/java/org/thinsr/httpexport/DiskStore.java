@@ -26,6 +26,9 @@ public interface DiskStore {
     /** Creates an empty VDI of {@code virtualSize} bytes. */
     DiskInfo create(String nameLabel, long virtualSize);
 
+    /** Destroys a VDI; false when there is none (idempotent). Templates: {@code VDI_IS_TEMPLATE}. */
+    boolean destroy(String vdi);
+
     /**
      * A frozen, consistent view for export: the disk (or a snapshot of it) as it is now. With a
      * {@code base}, {@link ExportView#changed()} holds the extents that differ from it.

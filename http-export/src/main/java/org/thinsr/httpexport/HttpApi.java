@@ -45,6 +45,7 @@ import org.thinsr.allocmap.ThinsrException;
  * PUT    /vdis/{vdi} + Content-Range          raw random-access write (imageio)
  * PATCH  /vdis/{vdi}                          {"op":"zero",…} | {"op":"flush"} (imageio)
  * OPTIONS /vdis/{vdi}                         features (imageio)
+ * DELETE /vdis/{vdi}                          destroy the VDI → 204
  * GET    /vdis/{vdi}/extents?context=zero|dirty[&amp;base=B]
  * GET    /vdis/{vdi}/checksum?block_size=N   SHA-256 per block (paged)
  * GET    /export_raw_vdi?vdi=…&amp;format=…        xapi-compatible export
@@ -143,6 +144,12 @@ final class HttpApi extends Handler.Abstract {
                 case "PUT" -> put(request, response, out, vdi, query, false);
                 case "PATCH" -> patch(request, response, vdi);
                 case "OPTIONS" -> options(response, out);
+                case "DELETE" -> {
+                    if (!store.destroy(vdi)) {
+                        throw new ThinsrException(ErrorCode.VDI_NOT_FOUND, "no VDI " + vdi, vdi);
+                    }
+                    response.setStatus(204);
+                }
                 default -> throw methodNotAllowed(method, path);
             }
         } else if (segments.size() == 3
@@ -433,7 +440,7 @@ final class HttpApi extends Handler.Abstract {
         formats.exportFormats().forEach(exportFormats::add);
         ArrayNode importFormats = body.putArray("import_formats");
         formats.importFormats().forEach(importFormats::add);
-        response.getHeaders().put(HttpHeader.ALLOW, "GET, HEAD, PUT, PATCH, OPTIONS");
+        response.getHeaders().put(HttpHeader.ALLOW, "GET, HEAD, PUT, PATCH, OPTIONS, DELETE");
         sendJson(response, out, 200, body);
     }
 

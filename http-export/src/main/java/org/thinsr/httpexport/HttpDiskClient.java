@@ -100,6 +100,19 @@ public final class HttpDiskClient {
                 node.path("read_only").asBoolean());
     }
 
+    /** Destroys a VDI on the server; false when it was not there. */
+    public boolean delete(String vdi) throws IOException {
+        try {
+            discard(send(request(uri(vdi, "", "")).DELETE()));
+            return true;
+        } catch (ThinsrException e) {
+            if (e.code() == ErrorCode.VDI_NOT_FOUND) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
     /** The allocation map, from the paged {@code extents?context=zero} API. */
     public AllocationMap allocationMap(String vdi, long virtualSize) throws IOException {
         AllocationMap.Builder builder = AllocationMap.builder(virtualSize);

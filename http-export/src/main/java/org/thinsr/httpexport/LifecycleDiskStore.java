@@ -106,6 +106,24 @@ public final class LifecycleDiskStore implements DiskStore {
     }
 
     @Override
+    public boolean destroy(String vdi) {
+        VdiView disk;
+        try {
+            disk = resolve(vdi);
+        } catch (ThinsrException e) {
+            if (e.code() == ErrorCode.VDI_NOT_FOUND) {
+                return false;
+            }
+            throw e;
+        }
+        if (disk.uri() != null) {
+            throw new ThinsrException(
+                    ErrorCode.VDI_IS_TEMPLATE, "VDI " + disk.uuid() + " is a template: forget it with vdi-forget");
+        }
+        return lifecycle.vdiDestroy(sr, disk.uuid());
+    }
+
+    @Override
     public ExportView openForExport(String vdi, Optional<String> base) throws IOException {
         VdiView disk = resolve(vdi);
         if (disk.uri() != null) {

@@ -92,6 +92,13 @@ class HttpDiskClientTest {
     }
 
     @Test
+    void deleteRemovesTheVdiOnce() throws Exception {
+        assertThat(client.delete("disk1")).isTrue();
+        assertThat(client.delete("disk1")).isFalse();
+        assertThat(store.list()).isEmpty();
+    }
+
+    @Test
     void serverErrorsKeepTheirCode() {
         assertThatThrownBy(() -> client.download("nope", "raw", Optional.empty(), new ByteArrayOutputStream()))
                 .isInstanceOfSatisfying(

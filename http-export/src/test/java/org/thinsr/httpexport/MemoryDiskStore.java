@@ -69,6 +69,12 @@ final class MemoryDiskStore implements DiskStore {
     }
 
     @Override
+    public synchronized boolean destroy(String vdi) {
+        readOnly.remove(vdi);
+        return disks.remove(vdi) != null;
+    }
+
+    @Override
     public synchronized ExportView openForExport(String vdi, Optional<String> base) {
         DiskInfo disk = find(vdi);
         byte[] content = content(vdi);

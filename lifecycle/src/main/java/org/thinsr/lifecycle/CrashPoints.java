@@ -19,6 +19,8 @@ final class CrashPoints {
     static final String AFTER_BACKEND = "after-backend";
 
     private static final String ARMED = armed();
+    private static final java.util.concurrent.ConcurrentHashMap<String, Integer> HITS =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     private CrashPoints() {}
 
@@ -27,15 +29,23 @@ final class CrashPoints {
         return property != null ? property : System.getenv("THINSR_CRASH_POINT");
     }
 
-    /** Halts the JVM when {@code point} (or {@code operation + "." + point}) is armed. */
+    /** Halts the JVM when {@code operation + "." + point} is armed (see {@link #reach(String)}). */
     static void reach(String operation, String point) {
-        if (ARMED != null && (ARMED.equals(point) || ARMED.equals(operation + "." + point))) {
-            Runtime.getRuntime().halt(EXIT_STATUS);
+        if (ARMED != null) {
+            reach(operation + "." + point);
         }
     }
 
+    /**
+     * Halts the JVM when {@code point} is armed: as {@code point} (the first time it is reached) or
+     * as {@code point#N} (the N-th time).
+     */
     static void reach(String point) {
-        if (ARMED != null && ARMED.equals(point)) {
+        if (ARMED == null || !ARMED.startsWith(point)) {
+            return;
+        }
+        int hit = HITS.merge(point, 1, Integer::sum);
+        if (ARMED.equals(point) ? hit == 1 : ARMED.equals(point + "#" + hit)) {
             Runtime.getRuntime().halt(EXIT_STATUS);
         }
     }

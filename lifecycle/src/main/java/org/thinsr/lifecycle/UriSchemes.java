@@ -32,7 +32,7 @@ public final class UriSchemes {
 
     private static final Pattern SCHEME = Pattern.compile("[a-z][a-z0-9+.-]{0,31}");
     private static final int MAX_URI_LENGTH = 4096;
-    private static final Duration SCRIPT_TIMEOUT = Duration.ofSeconds(120);
+    private static final Duration SCRIPT_TIMEOUT = Duration.ofMinutes(2);
 
     private final CommandRunner runner;
     private final List<Path> directories;

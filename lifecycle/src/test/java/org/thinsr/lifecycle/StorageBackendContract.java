@@ -61,9 +61,9 @@ public abstract class StorageBackendContract {
             }
             data.flip();
             channel.write(data, dataOffset);
-            if (channel.size() < sizeBytes) {
-                channel.write(ByteBuffer.allocate(1), sizeBytes - 1);
-            }
+        }
+        try (java.io.RandomAccessFile sparse = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            sparse.setLength(sizeBytes);
         }
         return new Origin(file.toString(), "raw", sizeBytes);
     }

@@ -26,12 +26,13 @@ import org.thinsr.allocmap.ThinsrException;
  * sink), in chunks of at most {@code chunkBytes}. Holes are never read or sent.
  *
  * <p>With a {@link CopyJournal}, a worker records what it finished only after flushing its sink
- * (at least every {@value #FLUSH_EVERY_BYTES} bytes), so a resumed copy redoes nothing that was
+ * (every {@link Options#journalEveryBytes()} bytes or 2 s), so a resumed copy redoes nothing that was
  * durable and skips nothing that was not. The first failure stops every worker and is rethrown;
  * {@code cancelled} is polled between chunks ({@code CANCELLED}).
  */
 public final class SparseCopier {
-    static final long FLUSH_EVERY_BYTES = 256L << 20;
+    static final long DEFAULT_JOURNAL_EVERY_BYTES = 64L << 20;
+    static final long JOURNAL_EVERY_NANOS = 2_000_000_000L;
     static final long MAX_ZERO_CHUNK_BYTES = 1L << 30;
 
     /** Opens one endpoint per worker; the copier closes what it opened. */
@@ -46,9 +47,22 @@ public final class SparseCopier {
         void progress(long sentBytes, long zeroedBytes, long totalDataBytes, long totalZeroBytes);
     }
 
-    /** @param connections parallel workers, 1 to 64; @param chunkBytes 64 KiB to 64 MiB */
-    public record Options(int connections, int chunkBytes, BandwidthLimiter bandwidth) {
+    /**
+     * @param connections parallel workers, 1 to 64
+     * @param chunkBytes 64 KiB to 64 MiB
+     * @param journalEveryBytes with a journal, each worker flushes its sink and records what it did
+     *     at least this often (and at least every 2 s)
+     */
+    public record Options(int connections, int chunkBytes, BandwidthLimiter bandwidth, long journalEveryBytes) {
+        public Options(int connections, int chunkBytes, BandwidthLimiter bandwidth) {
+            this(connections, chunkBytes, bandwidth, DEFAULT_JOURNAL_EVERY_BYTES);
+        }
+
         public Options {
+            if (journalEveryBytes < chunkBytes) {
+                throw new IllegalArgumentException(
+                        "journal interval " + journalEveryBytes + " is below the chunk size " + chunkBytes);
+            }
             if (connections < 1 || connections > 64) {
                 throw new IllegalArgumentException("connections: actual " + connections + ", expected 1 to 64");
             }
@@ -157,6 +171,7 @@ public final class SparseCopier {
             ByteBuffer buffer = ByteBuffer.allocate(options.chunkBytes());
             ExtentSet.Builder unflushed = ExtentSet.builder();
             long unflushedBytes = 0;
+            long lastJournalNanos = System.nanoTime();
             int item;
             while ((item = work.next()) >= 0) {
                 if (failed.get()) {
@@ -182,10 +197,13 @@ public final class SparseCopier {
                 }
                 unflushed.add(start, end);
                 unflushedBytes += end - start;
-                if (journal.isPresent() && unflushedBytes >= FLUSH_EVERY_BYTES) {
+                if (journal.isPresent()
+                        && (unflushedBytes >= options.journalEveryBytes()
+                                || System.nanoTime() - lastJournalNanos >= JOURNAL_EVERY_NANOS)) {
                     flushAndRecord(sink, journal.get(), unflushed.build());
                     unflushed = ExtentSet.builder();
                     unflushedBytes = 0;
+                    lastJournalNanos = System.nanoTime();
                 }
                 progress.run();
             }

@@ -99,7 +99,7 @@ class SparseCopierTest {
         destination.failWritesAfterBytes = total / 2;
         Path journalFile = dir.resolve("copy.journal");
         CopyPlan plan = CopyPlan.full(map);
-        SparseCopier.Options options = new SparseCopier.Options(1, CHUNK, BandwidthLimiter.unlimited());
+        SparseCopier.Options options = new SparseCopier.Options(1, CHUNK, BandwidthLimiter.unlimited(), CHUNK);
         try (CopyJournal journal = CopyJournal.open(journalFile, "vdi-a->vdi-b")) {
             assertThatThrownBy(() -> SparseCopier.copy(
                             plan,

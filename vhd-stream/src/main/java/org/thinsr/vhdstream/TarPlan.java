@@ -78,6 +78,22 @@ public final class TarPlan {
      */
     public static TarPlan plan(
             AllocationMap map, String prefix, TarChecksum checksum, int chunkSize, long mtimeSeconds) {
+        return plan(map, prefix, checksum, chunkSize, mtimeSeconds, false);
+    }
+
+    /**
+     * Plans a delta tar: {@code changed} marks as DATA the bytes that differ from the base (see
+     * {@link RawDelta}); everything else is unchanged, not zero. So the chunks the format forces
+     * (first and last) carry the disk's real bytes, read from the source. Apply the result with
+     * {@link TarReader.Target#DELTA_BASE}.
+     */
+    public static TarPlan planDelta(
+            AllocationMap changed, String prefix, TarChecksum checksum, int chunkSize, long mtimeSeconds) {
+        return plan(changed, prefix, checksum, chunkSize, mtimeSeconds, true);
+    }
+
+    private static TarPlan plan(
+            AllocationMap map, String prefix, TarChecksum checksum, int chunkSize, long mtimeSeconds, boolean delta) {
         Objects.requireNonNull(map, "map");
         Objects.requireNonNull(prefix, "prefix");
         Objects.requireNonNull(checksum, "checksum");
@@ -110,6 +126,10 @@ public final class TarPlan {
             chunks.add(aligned.start(i) / chunkSize, Math.min(chunkCount, aligned.end(i) / chunkSize));
         }
         ExtentSet present = chunks.build();
+        if (delta && chunkCount > 0) {
+            data = data.union(ExtentSet.of(0, Math.min(size, chunkSize)))
+                    .union(ExtentSet.of((chunkCount - 1) * chunkSize, size));
+        }
         long[] runStarts = new long[present.size() + 1];
         long[] countBefore = new long[present.size() + 1];
         long count = 0;

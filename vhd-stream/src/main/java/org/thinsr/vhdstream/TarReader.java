@@ -18,8 +18,7 @@ import org.thinsr.allocmap.BlockSink;
  * a gap of k in the counter means k chunks of that size that read as zero; a chunk's bytes follow
  * at the running offset (so zero-length keep-alive chunks advance the counter but not the offset).
  * Every chunk's companion {@code .xxhash} / {@code .checksum} is verified before the chunk is
- * written. All-zero chunks and gaps become {@link BlockSink#writeZeroes} (nothing at all when the
- * target is known to be pre-zeroed).
+ * written. What gaps and all-zero chunks become depends on the {@link Target}.
  *
  * <p>Everything is bounded: chunk lengths by {@code maxChunkSize} (one buffer of that size),
  * names by the 256 bytes of a ustar header, the disk by the sink size, zero padding after the end
@@ -36,30 +35,48 @@ public final class TarReader {
 
     private final String prefix;
     private final boolean verifyChecksums;
-    private final boolean prezeroed;
+    private final Target target;
     private final int maxChunkSize;
     private LongConsumer progress = bytes -> {};
+
+    /** What the sink holds before the import, which decides what gaps and zero chunks become. */
+    public enum Target {
+        /** Reads as zeros everywhere (a new sparse file): gaps and all-zero chunks are not written. */
+        ZEROED,
+        /** Holds anything: gaps and all-zero chunks become {@link BlockSink#writeZeroes}. */
+        DIRTY,
+        /**
+         * Holds the base a delta tar was made against: gaps mean "unchanged" and are not written;
+         * all-zero chunks changed to zeros and become {@link BlockSink#writeZeroes}.
+         */
+        DELTA_BASE
+    }
 
     /**
      * @param prefix the entry-name prefix, for example {@code "vdi/"}
      * @param verifyChecksums false only to ignore mismatching checksums (vhd-tool's {@code
      *     --ignore-checksums}); the companion entries must still be present and well-formed
-     * @param prezeroed the sink already reads as zeros everywhere: skipped chunks are not written
+     * @param target what the sink holds before the import
      * @param maxChunkSize bound on any chunk length, at most 64 MiB
      */
-    public TarReader(String prefix, boolean verifyChecksums, boolean prezeroed, int maxChunkSize) {
+    public TarReader(String prefix, boolean verifyChecksums, Target target, int maxChunkSize) {
         this.prefix = Objects.requireNonNull(prefix, "prefix");
         if (maxChunkSize < 1 || maxChunkSize > DEFAULT_MAX_CHUNK_SIZE) {
             throw new IllegalArgumentException("max chunk size out of [1, 64 MiB]: " + maxChunkSize);
         }
         this.verifyChecksums = verifyChecksums;
-        this.prezeroed = prezeroed;
+        this.target = Objects.requireNonNull(target, "target");
         this.maxChunkSize = maxChunkSize;
     }
 
     /** A reader for xapi's {@code vdi/} prefix that verifies checksums. */
     public static TarReader forVdi(boolean prezeroed) {
-        return new TarReader("vdi/", true, prezeroed, DEFAULT_MAX_CHUNK_SIZE);
+        return forVdi(prezeroed ? Target.ZEROED : Target.DIRTY);
+    }
+
+    /** A reader for xapi's {@code vdi/} prefix that verifies checksums, for the given target. */
+    public static TarReader forVdi(Target target) {
+        return new TarReader("vdi/", true, target, DEFAULT_MAX_CHUNK_SIZE);
     }
 
     /** Called with the number of stream bytes consumed so far. */
@@ -148,12 +165,12 @@ public final class TarReader {
                         dataLength + " bytes from offset " + dataAt);
             }
             readChecksum(in, block, entry.name(), buffer, dataLength);
-            if (gapBytes > 0 && !prezeroed) {
+            if (gapBytes > 0 && target == Target.DIRTY) {
                 sink.writeZeroes(diskOffset, gapBytes);
             }
             if (dataLength > 0) {
                 if (RawZeroScan.isAllZero(buffer, 0, dataLength)) {
-                    if (!prezeroed) {
+                    if (target != Target.ZEROED) {
                         sink.writeZeroes(chunkStart, dataLength);
                     }
                 } else {

@@ -157,7 +157,7 @@ class RawFileTest {
                     new TarWriter(TarPlan.plan(map, "vdi/", TarChecksum.XXHASH, 0), source)::writeTo);
             Path fromTar = dir.resolve("rt-tar.raw");
             try (RawFileSink sink = RawFileSink.create(fromTar, source.size())) {
-                TarReader.forVdi(true).read(RawTestStreams.whole(tar), sink, true);
+                TarReader.forVdi(TarReader.Target.ZEROED).read(RawTestStreams.whole(tar), sink, true);
             }
             byte[] chunked = RawTestStreams.bytesOf(new ChunkedEncoder(map, source)::writeTo);
             Path fromChunked = dir.resolve("rt-chunked.raw");

@@ -66,7 +66,7 @@ class RawStreamsIT {
             }
         }
         try (RawFileSink sink = RawFileSink.create(viaTar, 1024 * MIB)) {
-            TarReader.forVdi(true).read(Files.newInputStream(tar), sink, true);
+            TarReader.forVdi(TarReader.Target.ZEROED).read(Files.newInputStream(tar), sink, true);
             sink.flush();
         }
         try (RawFileSink sink = RawFileSink.create(viaChunked, 1024 * MIB)) {

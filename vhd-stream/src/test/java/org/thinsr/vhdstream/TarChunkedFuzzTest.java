@@ -31,7 +31,7 @@ class TarChunkedFuzzTest {
             byte[] mutated = mutate(random, tar);
             RawMemoryDisk target = RawMemoryDisk.zeros(disk.bytes.length);
             try {
-                new TarReader("vdi/", true, false, 1 << 16)
+                new TarReader("vdi/", true, TarReader.Target.DIRTY, 1 << 16)
                         .read(RawTestStreams.inPieces(mutated, 1 + random.nextInt(700)), target, true);
                 // accepted: the checksums held, so the data must be the original
                 assertThat(target.bytes).as("seed %s round %s", seed, round).isEqualTo(disk.bytes);

@@ -42,7 +42,7 @@ class TarStreamTest {
     }
 
     private static TarReader reader() {
-        return new TarReader("vdi/", true, false, 1 << 20);
+        return new TarReader("vdi/", true, TarReader.Target.DIRTY, 1 << 20);
     }
 
     @Test
@@ -175,7 +175,7 @@ class TarStreamTest {
             byte[] tar = tarOf(disk, plan);
             assertThat((long) tar.length).isEqualTo(plan.length());
             RawMemoryDisk target = RawMemoryDisk.zeros(size);
-            new TarReader("Ref:12/", true, true, TarReader.DEFAULT_MAX_CHUNK_SIZE)
+            new TarReader("Ref:12/", true, TarReader.Target.ZEROED, TarReader.DEFAULT_MAX_CHUNK_SIZE)
                     .read(RawTestStreams.inPieces(tar, 1 + random.nextInt(100_000)), target, true);
             assertThat(target.bytes).as("seed %s round %s", seed, round).isEqualTo(disk.bytes);
         }
@@ -338,6 +338,21 @@ class TarStreamTest {
         assertThatThrownBy(() -> reader().read(RawTestStreams.whole(pax.toByteArray()), RawMemoryDisk.zeros(10), true))
                 .isInstanceOf(CorruptImageException.class)
                 .hasMessageContaining("tar entry type: actual 'x'");
+    }
+
+    @Test
+    void aDeltaTarAppliedOnItsBaseLeavesGapsAndWritesZeroedChunks() throws IOException {
+        RawMemoryDisk base = RawMemoryDisk.random(new Random(3), 6 * CHUNK, ExtentSet.of(0, 6L * CHUNK));
+        byte[] now = base.bytes.clone();
+        java.util.Arrays.fill(now, 2 * CHUNK, 3 * CHUNK, (byte) 0); // chunk 2 was zeroed
+        now[4 * CHUNK + 7] ^= 1; // chunk 4 changed
+        RawMemoryDisk disk = new RawMemoryDisk(now, AllocationMap.ofData(now.length, ExtentSet.of(0, now.length)));
+        AllocationMap delta = RawDelta.changed(disk.allocationMap(), disk, base.allocationMap(), base, CHUNK);
+        byte[] tar = tarOf(disk, TarPlan.planDelta(delta, "vdi/", TarChecksum.XXHASH, CHUNK, 0));
+        RawMemoryDisk target = new RawMemoryDisk(base.bytes.clone(), null);
+        new TarReader("vdi/", true, TarReader.Target.DELTA_BASE, CHUNK).read(RawTestStreams.whole(tar), target, true);
+        assertThat(target.bytes).isEqualTo(now);
+        assertThat(target.zeroedRanges()).isEqualTo(ExtentSet.of(2L * CHUNK, 3L * CHUNK));
     }
 
     private static byte[] filled(int length, int value) {
