@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
+import org.thinsr.allocmap.AllocationMap;
 import org.thinsr.allocmap.CorruptInputException;
 import org.thinsr.qmpclient.ScriptedChannel.Script;
 
@@ -165,7 +166,7 @@ class NbdConnectionTest {
                 .server(new byte[0]);
         ScriptedChannel channel = ScriptedChannel.of(script);
         try (NbdConnection connection = connect(channel)) {
-            var map = QemuAllocation.map(connection);
+            AllocationMap map = QemuAllocation.map(connection);
             assertThat(map.runs())
                     .extracting(Object::toString)
                     .containsExactly("[0, 65536) data local", "[65536, 1048576) zero local");

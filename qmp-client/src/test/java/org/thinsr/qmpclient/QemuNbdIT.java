@@ -81,7 +81,7 @@ class QemuNbdIT {
                         server.uri(""),
                         List.of(QemuAllocation.BASE_ALLOCATION, QemuAllocation.ALLOCATION_DEPTH),
                         NbdConnection.Options.DEFAULT)) {
-            Map<String, StatusRuns> ours = QemuAllocation.statusRuns(connection, 0, connection.size());
+            Map<String, StatusRuns> ours = QemuAllocation.statusRuns(connection);
             String uri = server.uri("").toString();
             StatusRuns nbdinfoBase =
                     Tools.parseNbdinfoMap(QemuAllocation.BASE_ALLOCATION, Tools.run("nbdinfo", "--map", uri));

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -245,7 +246,7 @@ class QemuStorageDaemonIT {
                     uri,
                     List.of(QemuAllocation.BASE_ALLOCATION, QemuAllocation.ALLOCATION_DEPTH),
                     NbdConnection.Options.DEFAULT)) {
-                var ours = QemuAllocation.statusRuns(connection, 0, connection.size());
+                Map<String, StatusRuns> ours = QemuAllocation.statusRuns(connection);
                 assertThat(ours.get(QemuAllocation.BASE_ALLOCATION))
                         .isEqualTo(Tools.parseNbdinfoMap(
                                 QemuAllocation.BASE_ALLOCATION, Tools.run("nbdinfo", "--map", uri.toString())));
