@@ -450,4 +450,26 @@ class NbdConnectionTest {
                 .isInstanceOf(CorruptInputException.class)
                 .hasMessageContaining("context id 1");
     }
+
+    @Test
+    void serverThatNeverGreetsFailsTheHandshakeAfterTheTimeout() {
+        ScriptedChannel silent = new ScriptedChannel(List.of(), Integer.MAX_VALUE, -1, true);
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> NbdConnection.negotiate(
+                        silent, "disk", List.of(BASE), new NbdConnection.Options(4, Duration.ofMillis(300))))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("did not finish the handshake within PT0.3S");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+        assertThat(silent.isOpen()).isFalse();
+    }
+
+    @Test
+    void serverThatStallsMidHandshakeFailsAfterTheTimeout() {
+        Script script = new Script();
+        script.server(greeting(FLAG_FIXED_NEWSTYLE)).client(u32(FLAG_FIXED_NEWSTYLE));
+        ScriptedChannel stalled = new ScriptedChannel(script.steps(), Integer.MAX_VALUE, -1, true);
+        assertThatThrownBy(() -> NbdConnection.negotiate(
+                        stalled, "disk", List.of(BASE), new NbdConnection.Options(4, Duration.ofMillis(300))))
+                .hasMessageContaining("did not finish the handshake");
+    }
 }

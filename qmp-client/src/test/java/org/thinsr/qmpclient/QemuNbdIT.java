@@ -178,4 +178,31 @@ class QemuNbdIT {
             server.close();
         }
     }
+
+    @Test
+    void secondConnectionToABusySingleClientServerFailsAfterTheTimeoutInsteadOfHanging() throws Exception {
+        Path socket = directory.resolve("single.sock");
+        try (Tools.Server server = Tools.Server.start(
+                        socket,
+                        directory.resolve("single.log"),
+                        "qemu-nbd",
+                        "-r",
+                        "-f",
+                        "qcow2",
+                        "-t",
+                        "-k",
+                        socket.toString(),
+                        top.toString());
+                NbdConnection first = NbdConnection.connect(server.uri(""), List.of(), NbdConnection.Options.DEFAULT)) {
+            long start = System.nanoTime();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> NbdConnection.connect(
+                            server.uri(""), List.of(), new NbdConnection.Options(4, Duration.ofSeconds(1))))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("did not finish the handshake");
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+            ByteBuffer still = ByteBuffer.allocate(512);
+            first.read(0, still);
+            assertThat(still.get(0)).isEqualTo((byte) 0x11);
+        }
+    }
 }
