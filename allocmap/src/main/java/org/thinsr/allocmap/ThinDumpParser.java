@@ -1,6 +1,5 @@
 package org.thinsr.allocmap;
 
-import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -37,12 +36,14 @@ import java.util.Set;
  * StAX: it is as strict and 3 to 6 times as fast (docs/PERFORMANCE.md).
  *
  * <p>Mappings are stored as coalesced runs in primitive arrays (24 bytes a run); at most {@link
- * #maxRuns()} runs are kept in all (default {@value #DEFAULT_MAX_RUNS}), more throw. Thread-safe
+ * #maxRuns()} runs are kept in all, more throw. The default bound is what 60 % of the maximum heap
+ * holds, at most {@value #MAX_DEFAULT_RUNS}, so hostile input (1.x {@code <ref>}s multiply a def's
+ * mappings) fails with an {@link InvalidXmlException} rather than exhausting the heap. Thread-safe
  * (immutable); each call reads its stream forward once and does not close it.
  */
 public final class ThinDumpParser {
-    /** Default bound on the stored runs of all devices and defs together (about 1.5 GiB). */
-    public static final long DEFAULT_MAX_RUNS = 1L << 26;
+    /** The largest default bound on stored runs (1.5 GiB of runs). */
+    public static final long MAX_DEFAULT_RUNS = 1L << 26;
 
     private static final int MAX_DEF_NAME_LENGTH = 64;
     /** dm-thin device ids are 24 bits wide. */
@@ -77,9 +78,10 @@ public final class ThinDumpParser {
         this.maxRuns = maxRuns;
     }
 
-    /** A parser with the default bounds. */
+    /** A parser with the default bound: the runs 60 % of the maximum heap holds, at most 2^26. */
     public static ThinDumpParser create() {
-        return new ThinDumpParser(DEFAULT_MAX_RUNS);
+        return new ThinDumpParser(
+                Math.min(MAX_DEFAULT_RUNS, Runtime.getRuntime().maxMemory() / 5 * 3 / 24));
     }
 
     /** A parser that keeps at most {@code maxRuns} runs (all devices and defs together). */
@@ -112,16 +114,16 @@ public final class ThinDumpParser {
         return new Run(new XmlScanner(in, source), Set.copyOf(devIds)).document();
     }
 
-    /** Parses every device of a file. */
+    /** Parses every device of a file (read in 64 KiB chunks by the scanner itself: no extra buffer). */
     public ThinMetadata parse(Path file) throws IOException {
-        try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+        try (InputStream in = Files.newInputStream(file)) {
             return parse(in, file.toString());
         }
     }
 
     /** Parses the superblock and device {@code devId} of a file. */
     public ThinMetadata parse(Path file, long devId) throws IOException {
-        try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+        try (InputStream in = Files.newInputStream(file)) {
             return parse(in, file.toString(), devId);
         }
     }
@@ -372,8 +374,28 @@ public final class ThinDumpParser {
                         XmlScanner.quote(name),
                         "the name of an earlier <def> " + defs.keySet());
             }
+            if (def.count() == 0) {
+                return;
+            }
+            if (target.runs == null) {
+                // a dropped device: the def's runs were checked when it was read, so only its place
+                // in this device's order is left to check; O(1), so refs cannot multiply the work
+                checkOrder(target, def.origin(0));
+                int last = def.count() - 1;
+                target.lastOriginEnd = def.origin(last) + def.length(last);
+                return;
+            }
             for (int i = 0; i < def.count(); i++) {
                 add(target, def.origin(i), def.data(i), def.length(i));
+            }
+        }
+
+        private void checkOrder(Target target, long origin) throws InvalidXmlException {
+            if (origin < target.lastOriginEnd) {
+                throw scanner.error(
+                        "mapping order",
+                        "origin block " + origin,
+                        "at least " + target.lastOriginEnd + " (mappings of a device ascend and do not overlap)");
             }
         }
 
@@ -393,12 +415,7 @@ public final class ThinDumpParser {
                                 ? "data blocks below nr_data_blocks " + nrDataBlocks
                                 : "an end whose byte offset fits a signed 64-bit number");
             }
-            if (origin < target.lastOriginEnd) {
-                throw scanner.error(
-                        "mapping order",
-                        "origin block " + origin,
-                        "at least " + target.lastOriginEnd + " (mappings of a device ascend and do not overlap)");
-            }
+            checkOrder(target, origin);
             target.lastOriginEnd = origin + length;
             if (target.runs != null) {
                 int before = target.runs.count();

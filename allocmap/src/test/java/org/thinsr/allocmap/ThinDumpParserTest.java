@@ -120,6 +120,75 @@ class ThinDumpParserTest {
     }
 
     @Test
+    void refsToAHugeDefFromManyDroppedDevicesCostNoWorkPerMapping() throws IOException {
+        StringBuilder xml = new StringBuilder("""
+                <superblock uuid="" time="0" transaction="0" data_block_size="128" nr_data_blocks="0">
+                <def name="big">
+                """);
+        int defMappings = 50_000;
+        for (int i = 0; i < defMappings; i++) {
+            xml.append("<single_mapping origin_block=\"")
+                    .append(2 * i + 10)
+                    .append("\" data_block=\"")
+                    .append(2 * i)
+                    .append("\" time=\"0\"/>\n");
+        }
+        xml.append("</def>\n");
+        int devices = 20_000;
+        for (int id = 1; id <= devices; id++) {
+            xml.append("<device dev_id=\"")
+                    .append(id)
+                    .append("\" mapped_blocks=\"0\" transaction=\"0\" creation_time=\"0\" snap_time=\"0\">"
+                            + "<single_mapping origin_block=\"0\" data_block=\"7\" time=\"0\"/><ref name=\"big\"/>"
+                            + "</device>\n");
+        }
+        xml.append("</superblock>\n");
+        byte[] bytes = xml.toString().getBytes(StandardCharsets.UTF_8);
+        // 10^9 mapping visits if each dropped device walked the def; one device kept
+        ThinMetadata metadata = PARSER.parse(new ByteArrayInputStream(bytes), "refs", 5);
+        assertThat(metadata.device(5).mappedBlockCount()).isEqualTo(defMappings + 1);
+        assertThat(metadata.deviceIds()).hasSize(devices);
+        // and the order of a ref in a dropped device is still checked
+        String overlapping = xml.toString()
+                .replace(
+                        "<single_mapping origin_block=\"0\" data_block=\"7\" time=\"0\"/><ref name=\"big\"/>"
+                                + "</device>\n</superblock>",
+                        "<single_mapping origin_block=\"11\" data_block=\"7\" time=\"0\"/><ref name=\"big\"/>"
+                                + "</device>\n</superblock>");
+        assertThatThrownBy(() ->
+                        PARSER.parse(new ByteArrayInputStream(overlapping.getBytes(StandardCharsets.UTF_8)), "refs", 5))
+                .isInstanceOf(InvalidXmlException.class)
+                .hasMessageContaining("mapping order");
+    }
+
+    @Test
+    void refsMultiplyingADefPastTheRunBoundFailCleanly() {
+        StringBuilder xml = new StringBuilder(
+                "<superblock uuid=\"\" time=\"0\" transaction=\"0\" data_block_size=\"128\" nr_data_blocks=\"0\">"
+                        + "<def name=\"d\">");
+        for (int i = 0; i < 1000; i++) {
+            xml.append("<single_mapping origin_block=\"").append(2 * i).append("\" data_block=\"0\" time=\"0\"/>");
+        }
+        xml.append("</def>");
+        for (int id = 1; id <= 1000; id++) {
+            xml.append("<device dev_id=\"")
+                    .append(id)
+                    .append("\" mapped_blocks=\"0\" transaction=\"0\" creation_time=\"0\" snap_time=\"0\">"
+                            + "<ref name=\"d\"/></device>");
+        }
+        xml.append("</superblock>");
+        byte[] bytes = xml.toString().getBytes(StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> PARSER.withMaxRuns(100_000).parse(new ByteArrayInputStream(bytes), "amplified"))
+                .isInstanceOf(InvalidXmlException.class)
+                .hasMessageContaining("stored mapping runs")
+                .hasMessageContaining("at most 100000");
+        assertThat(PARSER.maxRuns())
+                .isPositive()
+                .isLessThanOrEqualTo(ThinDumpParser.MAX_DEFAULT_RUNS)
+                .isLessThanOrEqualTo(Runtime.getRuntime().maxMemory() / 24);
+    }
+
+    @Test
     void refToAnUnknownDefIsRefused() {
         assertThatThrownBy(() -> parse(device("<ref name=\"9\"/>")))
                 .isInstanceOf(InvalidXmlException.class)

@@ -6,6 +6,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -84,7 +85,7 @@ final class Tools {
             Thread feeder = null;
             if (stdin != null) {
                 feeder = Thread.ofVirtual().start(() -> {
-                    try (var out = process.getOutputStream()) {
+                    try (OutputStream out = process.getOutputStream()) {
                         out.write(stdin);
                     } catch (IOException ignored) {
                         // the process may exit before reading everything: its status says why

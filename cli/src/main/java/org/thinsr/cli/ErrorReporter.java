@@ -9,6 +9,7 @@ import java.nio.file.NoSuchFileException;
 import org.thinsr.allocmap.CorruptInputException;
 import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ThinsrException;
+import org.thinsr.qmpclient.NbdException;
 import picocli.CommandLine;
 import picocli.CommandLine.IExecutionExceptionHandler;
 import picocli.CommandLine.IParameterExceptionHandler;
@@ -55,6 +56,9 @@ final class ErrorReporter implements IExecutionExceptionHandler, IParameterExcep
         return switch (cause) {
             case ThinsrException thinsr -> new Failure(thinsr.code(), thinsr.getMessage());
             case CorruptInputException corrupt -> new Failure(corrupt.code(), corrupt.getMessage());
+            case NbdException nbd -> new Failure(
+                    nbd.errno() == 28 ? ErrorCode.NO_SPACE : ErrorCode.PEER_ERROR,
+                    "NBD server error " + nbd.errnoName() + ": " + nbd.getMessage());
             case NoSuchFileException missing -> new Failure(ErrorCode.NOT_FOUND, "no such file: " + missing.getFile());
             case AccessDeniedException denied ->
                 new Failure(ErrorCode.FORBIDDEN, "permission denied: " + denied.getFile());

@@ -1,6 +1,8 @@
 package org.thinsr.cli;
 
+import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
+import java.nio.charset.Charset;
 import picocli.CommandLine;
 
 /** The {@code thinsr} entry point: runs one command and exits with its status. */
@@ -8,7 +10,10 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        System.exit(run(
+                args,
+                new PrintWriter(new OutputStreamWriter(System.out, Charset.defaultCharset()), true),
+                new PrintWriter(new OutputStreamWriter(System.err, Charset.defaultCharset()), true)));
     }
 
     /** Runs {@code thinsr args} writing to the given streams; returns the exit status. For tests too. */

@@ -50,8 +50,6 @@ final class MigrateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Lifecycle lifecycle = options.lifecycle();
-        String uuid = VdiCopyCommand.resolve(lifecycle, options, vdi);
         String scheme = URI.create(to).getScheme();
         Migration.Destination destination =
                 switch (scheme == null ? "" : scheme.toLowerCase(Locale.ROOT)) {
@@ -63,6 +61,8 @@ final class MigrateCommand implements Callable<Integer> {
                                 ErrorCode.USAGE,
                                 "--to: actual '" + to + "', expected an http(s)://, nbd:// or nbd+unix:// URL");
                 };
+        Lifecycle lifecycle = options.lifecycle();
+        String uuid = VdiCopyCommand.resolve(lifecycle, options, vdi);
         return copy.run(spec, lifecycle, options, uuid, destination);
     }
 }

@@ -12,6 +12,10 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import org.thinsr.allocmap.AllocationMap;
 import org.thinsr.allocmap.BlockSink;
 import org.thinsr.allocmap.BlockSource;
@@ -46,8 +50,22 @@ public final class LifecycleDiskStore implements DiskStore {
 
     private final Lifecycle lifecycle;
     private final Optional<SrRef> sr;
-    /** VDIs this store attached read-only for exports, with their number of open readers. */
-    private final Map<String, Integer> readers = new HashMap<>();
+    /** How long an attachment stays open after its last request, for the next one. */
+    static final long LINGER_MILLIS = 5_000;
+    /** How long a resolved VDI name is trusted. */
+    static final long RESOLVE_TTL_NANOS = 2_000_000_000L;
+
+    /** VDIs this store attached, shared by concurrent requests (guarded by itself). */
+    private final Map<String, Shared> shared = new HashMap<>();
+
+    private final Map<String, Resolved> resolved = new HashMap<>();
+    private final ScheduledExecutorService closer = Executors.newSingleThreadScheduledExecutor(runnable -> {
+        Thread thread = new Thread(runnable, "thinsr-detach");
+        thread.setDaemon(true);
+        return thread;
+    });
+
+    private record Resolved(VdiView view, long expiresNanos) {}
 
     public LifecycleDiskStore(Lifecycle lifecycle, Optional<SrRef> sr) {
         this.lifecycle = lifecycle;
@@ -70,6 +88,26 @@ public final class LifecycleDiskStore implements DiskStore {
     }
 
     private VdiView resolve(String vdi) {
+        synchronized (resolved) {
+            Resolved hit = resolved.get(vdi);
+            if (hit != null && hit.expiresNanos() - System.nanoTime() > 0) {
+                return hit.view();
+            }
+        }
+        VdiView found = resolveNow(vdi);
+        synchronized (resolved) {
+            resolved.put(vdi, new Resolved(found, System.nanoTime() + RESOLVE_TTL_NANOS));
+        }
+        return found;
+    }
+
+    private void forget() {
+        synchronized (resolved) {
+            resolved.clear();
+        }
+    }
+
+    private VdiView resolveNow(String vdi) {
         List<VdiView> byLabel = new ArrayList<>();
         for (VdiView candidate : lifecycle.vdiList(sr)) {
             if (candidate.uuid().equals(vdi)) {
@@ -77,6 +115,18 @@ public final class LifecycleDiskStore implements DiskStore {
             }
             if (candidate.nameLabel().equals(vdi) && !vdi.startsWith(STAGING_PREFIX)) {
                 byLabel.add(candidate);
+            }
+        }
+        if (byLabel.size() > 1) {
+            // a label names the disk rather than its snapshots (which keep the label)
+            List<VdiView> disks = new ArrayList<>();
+            for (VdiView candidate : byLabel) {
+                if (!"true".equals(candidate.keys().get(Lifecycle.KEY_IS_A_SNAPSHOT))) {
+                    disks.add(candidate);
+                }
+            }
+            if (disks.size() == 1) {
+                return disks.get(0);
             }
         }
         if (byLabel.size() == 1) {
@@ -102,6 +152,7 @@ public final class LifecycleDiskStore implements DiskStore {
             throw new ThinsrException(
                     ErrorCode.INVALID_ARGUMENT, "name labels starting with '" + STAGING_PREFIX + "' are reserved");
         }
+        forget();
         return info(lifecycle.vdiCreate(sr, nameLabel, "", virtualSize, Provisioning.THIN, Map.of(), Progress.NONE));
     }
 
@@ -120,72 +171,69 @@ public final class LifecycleDiskStore implements DiskStore {
             throw new ThinsrException(
                     ErrorCode.VDI_IS_TEMPLATE, "VDI " + disk.uuid() + " is a template: forget it with vdi-forget");
         }
+        forget();
+        closeLingering(disk.uuid());
         return lifecycle.vdiDestroy(sr, disk.uuid());
     }
 
     @Override
     public ExportView openForExport(String vdi, Optional<String> base) throws IOException {
-        VdiView disk = resolve(vdi);
+        VdiView cached = resolve(vdi);
+        boolean ours;
+        synchronized (shared) {
+            ours = shared.containsKey(cached.uuid());
+        }
+        // attachments change: a cached one is trusted only when it is this store's own
+        VdiView disk = cached.attachment() != null && !ours ? resolveNow(cached.uuid()) : cached;
         if (disk.uri() != null) {
             throw new ThinsrException(
                     ErrorCode.VDI_IS_TEMPLATE,
                     "VDI " + disk.uuid() + " is a template (" + disk.uri() + "): clone it to export it");
         }
         Optional<String> baseUuid = base.map(b -> resolve(b).uuid());
-        boolean idle;
-        synchronized (readers) {
-            idle = disk.attachment() == null || readers.containsKey(disk.uuid());
-            if (idle) {
-                readers.merge(disk.uuid(), 1, Integer::sum);
+        Shared entry = null;
+        boolean closedOurs = false;
+        synchronized (shared) {
+            Shared existing = shared.get(disk.uuid());
+            if (existing != null && !existing.writable) {
+                entry = existing.use();
+            } else if (existing != null && existing.users == 0) {
+                existing.closeNow();
+                closedOurs = existing.ownAttachment; // else someone else still has it attached
+                existing = null;
+            }
+            if (entry == null && existing == null && (closedOurs || disk.attachment() == null)) {
+                entry = new Shared(disk.uuid(), false).use();
+                shared.put(disk.uuid(), entry);
             }
         }
-        if (idle) {
-            return openView(disk, disk.uuid(), baseUuid, false);
+        if (entry == null) {
+            // In use (attached by someone else, or being written): read a snapshot taken now.
+            VdiView snapshot = lifecycle.vdiSnapshot(sr, disk.uuid());
+            try {
+                AllocationMap map = lifecycle.vdiMap(sr, snapshot.uuid());
+                Optional<ExtentSet> changed = baseUuid.map(b -> lifecycle.vdiDelta(sr, snapshot.uuid(), b));
+                BlockSource source = Attachments.openSource(lifecycle.vdiAttach(sr, snapshot.uuid(), true));
+                String etag = etag(snapshot.uuid(), disk, map, changed);
+                return new ReadView(info(disk), source, map, changed, etag, () -> {
+                    source.close();
+                    lifecycle.vdiDetach(sr, snapshot.uuid());
+                    lifecycle.vdiDestroy(sr, snapshot.uuid());
+                });
+            } catch (IOException | RuntimeException e) {
+                discard(snapshot.uuid(), e);
+                throw e;
+            }
         }
-        // In use (attached by someone else): read a snapshot taken now, so the export is consistent.
-        VdiView snapshot = lifecycle.vdiSnapshot(sr, disk.uuid());
-        return openView(disk, snapshot.uuid(), baseUuid, true);
-    }
-
-    /** Opens {@code readUuid} (the disk itself, or a snapshot of it) read-only for export. */
-    private ExportView openView(VdiView disk, String readUuid, Optional<String> baseUuid, boolean snapshot)
-            throws IOException {
-        BlockSource source = null;
+        Shared reader = entry;
         try {
-            AllocationMap map = lifecycle.vdiMap(sr, readUuid);
-            Optional<ExtentSet> changed = baseUuid.map(b -> lifecycle.vdiDelta(sr, readUuid, b));
-            source = Attachments.openSource(lifecycle.vdiAttach(sr, readUuid, true));
-            String etag = etag(snapshot ? readUuid : disk.uuid(), disk, map, changed);
-            return new ReadView(info(disk), source, map, changed, etag, readUuid, snapshot);
+            reader.openForReading(disk);
+            Optional<ExtentSet> changed = baseUuid.map(b -> lifecycle.vdiDelta(sr, disk.uuid(), b));
+            String etag = changed.isEmpty() ? reader.etag : etag(disk.uuid(), disk, reader.map, changed);
+            return new ReadView(info(disk), reader.source, reader.map, changed, etag, reader::release);
         } catch (IOException | RuntimeException e) {
-            if (source != null) {
-                source.close();
-            }
-            release(readUuid, snapshot, e);
+            reader.release();
             throw e;
-        }
-    }
-
-    /** Ends a read: a snapshot is detached and destroyed; the disk is detached by its last reader. */
-    private void release(String readUuid, boolean snapshot, Exception failure) {
-        try {
-            if (snapshot) {
-                lifecycle.vdiDetach(sr, readUuid);
-                lifecycle.vdiDestroy(sr, readUuid);
-                return;
-            }
-            synchronized (readers) {
-                int left = readers.merge(readUuid, -1, Integer::sum);
-                if (left <= 0) {
-                    readers.remove(readUuid);
-                    lifecycle.vdiDetach(sr, readUuid);
-                }
-            }
-        } catch (RuntimeException cleanup) {
-            if (failure == null) {
-                throw cleanup;
-            }
-            failure.addSuppressed(cleanup);
         }
     }
 
@@ -231,6 +279,7 @@ public final class LifecycleDiskStore implements DiskStore {
     @Override
     public ImportTarget beginImport(String vdi) throws IOException {
         VdiView target = resolve(vdi);
+        closeLingering(target.uuid());
         if (target.readOnly() || target.uri() != null) {
             throw new ThinsrException(
                     ErrorCode.VDI_IS_TEMPLATE, "VDI " + target.uuid() + " is read-only", target.uuid());
@@ -264,8 +313,10 @@ public final class LifecycleDiskStore implements DiskStore {
                 sink.flush();
                 sink.close();
                 closed = true;
+                closeLingering(target.uuid());
                 lifecycle.vdiReplaceContent(sr, target.uuid(), staging.uuid());
                 committed = true;
+                forget();
             }
 
             @Override
@@ -288,36 +339,158 @@ public final class LifecycleDiskStore implements DiskStore {
         if (disk.readOnly() || disk.uri() != null) {
             throw new ThinsrException(ErrorCode.VDI_IS_TEMPLATE, "VDI " + disk.uuid() + " is read-only", disk.uuid());
         }
-        boolean wasAttached = disk.attachment() != null;
-        BlockSink sink = Attachments.openSink(lifecycle.vdiAttach(sr, disk.uuid(), false));
+        Shared entry;
+        synchronized (shared) {
+            Shared existing = shared.get(disk.uuid());
+            if (existing != null && existing.writable) {
+                entry = existing.use();
+            } else {
+                if (existing != null && existing.users > 0) {
+                    throw new ThinsrException(
+                            ErrorCode.VDI_IN_USE, "VDI " + disk.uuid() + " is being exported; write when that ends");
+                }
+                if (existing != null) {
+                    existing.closeNow();
+                }
+                entry = new Shared(disk.uuid(), true).use();
+                entry.ownAttachment = disk.attachment() == null;
+                shared.put(disk.uuid(), entry);
+            }
+        }
+        Shared writer = entry;
+        try {
+            writer.openForWriting();
+        } catch (IOException | RuntimeException e) {
+            writer.release();
+            throw e;
+        }
         return new WriteHandle() {
             @Override
             public BlockSink sink() {
-                return sink;
+                return writer.sink;
             }
 
             @Override
-            public void close() throws IOException {
-                try {
-                    sink.close();
-                } finally {
-                    if (!wasAttached) {
-                        lifecycle.vdiDetach(sr, disk.uuid());
-                    }
-                }
+            public void close() {
+                writer.release();
             }
         };
     }
 
-    /** An export view; closing it releases the read (see {@link #release}). */
-    private final class ReadView implements ExportView {
+    /** Closes an idle shared attachment of {@code uuid} now (before its content is replaced). */
+    private void closeLingering(String uuid) {
+        synchronized (shared) {
+            Shared existing = shared.get(uuid);
+            if (existing != null && existing.users == 0) {
+                existing.closeNow();
+            }
+        }
+    }
+
+    /**
+     * An attachment of a VDI made by this store and shared by requests: read-only with its source,
+     * map and ETag, or writable with its sink. Closed {@value #LINGER_MILLIS} ms after its last user,
+     * unless reused. Its use count is guarded by {@link #shared}; opening by the entry itself.
+     */
+    private final class Shared {
+        final String uuid;
+        final boolean writable;
+        boolean ownAttachment = true;
+        int users;
+        ScheduledFuture<?> pendingClose;
+        BlockSource source;
+        AllocationMap map;
+        String etag;
+        BlockSink sink;
+
+        Shared(String uuid, boolean writable) {
+            this.uuid = uuid;
+            this.writable = writable;
+        }
+
+        Shared use() {
+            users++;
+            if (pendingClose != null) {
+                pendingClose.cancel(false);
+                pendingClose = null;
+            }
+            return this;
+        }
+
+        synchronized void openForReading(VdiView disk) throws IOException {
+            if (source == null) {
+                map = lifecycle.vdiMap(sr, uuid);
+                source = Attachments.openSource(lifecycle.vdiAttach(sr, uuid, true));
+                etag = etag(uuid, disk, map, Optional.empty());
+            }
+        }
+
+        synchronized void openForWriting() throws IOException {
+            if (sink == null) {
+                sink = Attachments.openSink(lifecycle.vdiAttach(sr, uuid, false));
+            }
+        }
+
+        void release() {
+            synchronized (shared) {
+                users--;
+                if (users == 0) {
+                    pendingClose = closer.schedule(this::closeIfUnused, LINGER_MILLIS, TimeUnit.MILLISECONDS);
+                }
+            }
+        }
+
+        private void closeIfUnused() {
+            synchronized (shared) {
+                if (users == 0 && shared.get(uuid) == this) {
+                    closeNow();
+                }
+            }
+        }
+
+        /** Closes and detaches; called with {@link #shared} held and no users. */
+        void closeNow() {
+            shared.remove(uuid, this);
+            if (pendingClose != null) {
+                pendingClose.cancel(false);
+                pendingClose = null;
+            }
+            synchronized (this) {
+                try {
+                    if (source != null) {
+                        source.close();
+                    }
+                    if (sink != null) {
+                        sink.flush();
+                        sink.close();
+                    }
+                } catch (IOException e) {
+                    // detached anyway; a failed write or flush was reported to the request that made it
+                } finally {
+                    source = null;
+                    sink = null;
+                    if (ownAttachment) {
+                        lifecycle.vdiDetach(sr, uuid);
+                    }
+                }
+            }
+        }
+    }
+
+    /** What closing an export view does. */
+    @FunctionalInterface
+    private interface Release {
+        void run() throws IOException;
+    }
+
+    /** An export view; closing it releases the read. */
+    private static final class ReadView implements ExportView {
         private final DiskInfo disk;
         private final BlockSource source;
         private final AllocationMap map;
         private final Optional<ExtentSet> changed;
         private final String etag;
-        private final String readUuid;
-        private final boolean snapshot;
+        private final Release release;
 
         ReadView(
                 DiskInfo disk,
@@ -325,15 +498,13 @@ public final class LifecycleDiskStore implements DiskStore {
                 AllocationMap map,
                 Optional<ExtentSet> changed,
                 String etag,
-                String readUuid,
-                boolean snapshot) {
+                Release release) {
             this.disk = disk;
             this.source = source;
             this.map = map;
             this.changed = changed;
             this.etag = etag;
-            this.readUuid = readUuid;
-            this.snapshot = snapshot;
+            this.release = release;
         }
 
         @Override
@@ -363,11 +534,7 @@ public final class LifecycleDiskStore implements DiskStore {
 
         @Override
         public void close() throws IOException {
-            try {
-                source.close();
-            } finally {
-                release(readUuid, snapshot, null);
-            }
+            release.run();
         }
     }
 }

@@ -30,8 +30,7 @@ import java.util.concurrent.TimeUnit;
 import org.thinsr.allocmap.AllocationMap;
 import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ExtentSet;
-import org.thinsr.allocmap.Provenance;
-import org.thinsr.allocmap.State;
+import org.thinsr.allocmap.QemuImgMapParser;
 import org.thinsr.allocmap.ThinsrException;
 
 /**
@@ -59,7 +58,7 @@ import org.thinsr.allocmap.ThinsrException;
  * socket in the run directory ({@code $XDG_RUNTIME_DIR/thinsr} or {@code /tmp/thinsr-$USER});
  * the daemon's pid file and the attachment record there let any process on the host find and stop
  * it. (Until the {@code qmp-client} module's managed daemon lands, this class starts the daemon
- * itself with {@code --daemonize}.) Maps come from {@code qemu-img map --output=json}.
+ * itself with {@code --daemonize}.) Maps come from {@code qemu-img map --output=json} through allocmap's {@link QemuImgMapParser}.
  */
 public final class FileBackend implements StorageBackend {
     static final String KIND = "file";
@@ -758,42 +757,21 @@ public final class FileBackend implements StorageBackend {
         }
     }
 
+    /** The map of {@code qemu-img map --output=json}, parsed by allocmap's {@link QemuImgMapParser}. */
     @Override
     public AllocationMap allocationMap(SrInfo sr, String volumeName) {
         Path file = volume(directory(sr), volumeName);
-        boolean qcow2 = formatOf(file).equals("qcow2");
         long size = imageInfo(file, formatOf(file)).path("virtual-size").asLong();
-        AllocationMap.Builder builder = AllocationMap.builder(size);
-        for (JsonNode entry : imageMap(file)) {
-            long start = entry.path("start").asLong(-1);
-            long length = entry.path("length").asLong(-1);
-            int depth = entry.path("depth").asInt(0);
-            boolean present = entry.path("present").asBoolean(true);
-            boolean data = entry.path("data").asBoolean(false);
-            boolean zero = entry.path("zero").asBoolean(false);
-            if (start != builder.position() || length <= 0 || start > size - length || depth < 0) {
-                throw new ThinsrException(
-                        ErrorCode.TOOL_FAILED,
-                        "qemu-img map of " + file + ": entry [" + start + ", +" + length + ") does not follow offset "
-                                + builder.position());
-            }
-            State state;
-            Provenance provenance = Provenance.ofDepth(depth);
-            if (!present) {
-                state = State.HOLE;
-            } else if (data) {
-                state = zero ? State.ZERO : State.DATA;
-            } else if (qcow2 && depth == 0) {
-                state = State.ZERO;
-            } else {
-                state = State.HOLE;
-            }
-            if (state == State.HOLE) {
-                provenance = Provenance.LOCAL;
-            }
-            builder.add(start, start + length, state, provenance);
+        String json = runner.check(
+                List.of("qemu-img", "map", "-U", "--output=json", "-f", formatOf(file), file.toString()), TOOL_TIMEOUT);
+        try {
+            return QemuImgMapParser.parse(
+                    new java.io.ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8)),
+                    "qemu-img map of " + file,
+                    size);
+        } catch (IOException e) {
+            throw new ThinsrException(ErrorCode.TOOL_FAILED, e.getMessage(), e);
         }
-        return builder.fillTo(size, State.HOLE, Provenance.LOCAL).build();
     }
 
     /** The files of a volume's chain inside the SR directory, top first; stops at an external origin. */

@@ -264,4 +264,86 @@ class MigrationIT {
         assertThat(lifecycle.vdiList(target)).as("only the resumed copy").hasSize(1);
         assertThat(lifecycle.vdiList(source)).hasSize(1);
     }
+
+    /** {@code nbdkit memory} on a unix socket, with optional filter arguments; killed with the test. */
+    private Process nbdkit(Path socket, String... extra) throws Exception {
+        require("nbdkit", "nbdkit");
+        List<String> command =
+                new java.util.ArrayList<>(List.of("nbdkit", "-f", "--exit-with-parent", "-U", socket.toString()));
+        command.addAll(List.of(extra));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        for (int i = 0; i < 100 && !Files.exists(socket); i++) {
+            Thread.sleep(50);
+        }
+        assertThat(socket).exists();
+        return process;
+    }
+
+    @Test
+    void migrationIntoAnNbdExportSendsOnlyDataAndVerifies() throws Exception {
+        VdiView vdi = sourceVdi();
+        Path socket = dir.resolve("nbd.sock");
+        Process server = nbdkit(socket, "memory", "size=" + SIZE);
+        try {
+            Migration.Report report = new Migration(
+                            lifecycle,
+                            source,
+                            new NbdDestination("nbd+unix:///?socket=" + socket),
+                            options(false, 0),
+                            QUIET,
+                            () -> false)
+                    .run(vdi.uuid());
+            assertThat(report.verified()).isTrue();
+            assertThat(report.sentBytes())
+                    .isEqualTo(lifecycle
+                            .vdiMap(source, vdi.uuid())
+                            .nonZeroExtents()
+                            .totalLength());
+        } finally {
+            server.destroy();
+        }
+        assertThat(lifecycle.vdiList(source)).as("snapshot removed").hasSize(1);
+    }
+
+    @Test
+    void destinationErrorsInjectedByNbdkitFailPreciselyAndLeaveNoSnapshot() throws Exception {
+        VdiView vdi = sourceVdi();
+        Path full = dir.resolve("full.sock");
+        Process server =
+                nbdkit(full, "--filter=error", "memory", "size=" + SIZE, "error=ENOSPC", "error-pwrite-rate=100%");
+        try {
+            assertThatThrownBy(() -> new Migration(
+                                    lifecycle,
+                                    source,
+                                    new NbdDestination("nbd+unix:///?socket=" + full),
+                                    options(false, 0),
+                                    QUIET,
+                                    () -> false)
+                            .run(vdi.uuid()))
+                    .isInstanceOfSatisfying(org.thinsr.qmpclient.NbdException.class, e -> assertThat(e.errnoName())
+                            .isEqualTo("ENOSPC"));
+        } finally {
+            server.destroy();
+        }
+        Path flaky = dir.resolve("flaky.sock");
+        server = nbdkit(flaky, "--filter=error", "memory", "size=" + SIZE, "error=EIO", "error-pwrite-rate=30%");
+        try {
+            assertThatThrownBy(() -> new Migration(
+                                    lifecycle,
+                                    source,
+                                    new NbdDestination("nbd+unix:///?socket=" + flaky),
+                                    options(false, 0),
+                                    QUIET,
+                                    () -> false)
+                            .run(vdi.uuid()))
+                    .isInstanceOfSatisfying(org.thinsr.qmpclient.NbdException.class, e -> assertThat(e.errnoName())
+                            .isEqualTo("EIO"));
+        } finally {
+            server.destroy();
+        }
+        assertThat(lifecycle.vdiList(source))
+                .as("snapshots removed after each failure")
+                .hasSize(1);
+        assertThat(lifecycle.vdiStat(source, vdi.uuid()).keys()).doesNotContainKey(Lifecycle.KEY_CONTENT_ID);
+    }
 }
