@@ -69,7 +69,7 @@ final class ExportCommand implements Callable<Integer> {
                 new HttpDiskClient(url, Optional.ofNullable(token))
                         .download(vdi, format, Optional.ofNullable(base), out);
             } else {
-                LifecycleDiskStore store = new LifecycleDiskStore(options.lifecycle(), options.srRef());
+                try (LifecycleDiskStore store = new LifecycleDiskStore(options.lifecycle(), options.srRef())) {
                 long total = LocalTransfers.exportLength(store, vdi, format, Optional.ofNullable(base));
                 LocalTransfers.export(
                         store, vdi, format, Optional.ofNullable(base), out, n -> bar.update(done.addAndGet(n), total));

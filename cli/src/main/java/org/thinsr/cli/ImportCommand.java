@@ -63,8 +63,9 @@ final class ImportCommand implements Callable<Integer> {
             if (url != null) {
                 new HttpDiskClient(url, Optional.ofNullable(token)).upload(vdi, chosen, in, length);
             } else {
-                LifecycleDiskStore store = new LifecycleDiskStore(options.lifecycle(), options.srRef());
+                try (LifecycleDiskStore store = new LifecycleDiskStore(options.lifecycle(), options.srRef())) {
                 LocalTransfers.importInto(store, vdi, chosen, in, length, n -> bar.update(done.addAndGet(n), length));
+                }
             }
         }
         bar.finish();

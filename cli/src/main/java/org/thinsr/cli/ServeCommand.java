@@ -86,15 +86,15 @@ final class ServeCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        LifecycleDiskStore store = new LifecycleDiskStore(options.lifecycle(), options.srRef());
-        store.list(); // creates the default SR on first use, and fails early on a bad --sr
         CountDownLatch stopped = new CountDownLatch(1);
-        try (ThinsrServer server = ThinsrServer.start(config, store, StandardFormats.all(), line -> {
+        try (LifecycleDiskStore store = new LifecycleDiskStore(options.lifecycle(), options.srRef());
+                ThinsrServer server = ThinsrServer.start(config, store, StandardFormats.all(), line -> {
             synchronized (err) {
                 err.println(line);
                 err.flush();
             }
         })) {
+            store.list(); // creates the default SR on first use, and fails early on a bad --sr
             String base = server.uri().toString();
             String auth = tokenFile == null ? "" : "-H 'Authorization: Bearer TOKEN' ";
             out.println("thinsr serving "

@@ -37,7 +37,7 @@ public final class Formats {
     /** Raw only; other formats are added with {@link #registerExporter} and {@link #registerImporter}. */
     public static Formats raw() {
         Formats formats = new Formats();
-        formats.registerExporter("raw", view -> new RawBody(view.source(), view.map()));
+        formats.registerExporter("raw", view -> new RawBody(view));
         formats.registerImporter("raw", Formats::readRaw);
         return formats;
     }

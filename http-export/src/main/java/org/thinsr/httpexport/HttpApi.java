@@ -306,7 +306,10 @@ final class HttpApi extends Handler.Abstract {
             }
             try (DiskStore.ImportTarget target = store.beginImport(vdi);
                     CountingInput in = new CountingInput(Content.Source.asInputStream(request), metrics, task)) {
-                importer.read(in, declared, disk.virtualSize(), target.sink());
+                try (BlockSink staging = StandardFormats.writeBehind(target.sink())) {
+                    importer.read(in, declared, disk.virtualSize(), staging);
+                    staging.flush(); // waits for every write: nothing may still be in flight below
+                }
                 if (declared >= 0 && in.count != declared) {
                     throw new CorruptInputException("request body: length: actual " + in.count + " bytes, expected "
                             + declared + " (Content-Length)");

@@ -45,7 +45,7 @@ import org.thinsr.lifecycle.VdiView;
  *
  * VDIs are named by uuid, or by a name label that matches exactly one VDI.
  */
-public final class LifecycleDiskStore implements DiskStore {
+public final class LifecycleDiskStore implements DiskStore, AutoCloseable {
     static final String STAGING_PREFIX = ".import-";
 
     private final Lifecycle lifecycle;
@@ -70,6 +70,20 @@ public final class LifecycleDiskStore implements DiskStore {
     public LifecycleDiskStore(Lifecycle lifecycle, Optional<SrRef> sr) {
         this.lifecycle = lifecycle;
         this.sr = sr;
+    }
+
+    /**
+     * Detaches every VDI this store attached (lingering or not) and stops its timer: call after the
+     * server stopped, so no qemu-storage-daemon or device is left behind.
+     */
+    @Override
+    public void close() {
+        synchronized (shared) {
+            for (Shared entry : List.copyOf(shared.values())) {
+                entry.closeNow();
+            }
+        }
+        closer.shutdownNow();
     }
 
     @Override

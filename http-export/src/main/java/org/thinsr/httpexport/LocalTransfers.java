@@ -49,7 +49,10 @@ public final class LocalTransfers {
         DiskStore.DiskInfo disk = store.find(vdi);
         Formats.Importer importer = StandardFormats.all().importer(format);
         try (DiskStore.ImportTarget target = store.beginImport(vdi)) {
-            importer.read(new ProgressInput(in, progress), length, disk.virtualSize(), target.sink());
+            try (org.thinsr.allocmap.BlockSink staging = StandardFormats.writeBehind(target.sink())) {
+                importer.read(new ProgressInput(in, progress), length, disk.virtualSize(), staging);
+                staging.flush(); // waits for every write: nothing may still be in flight below
+            }
             target.sink().flush();
             target.commit();
         }

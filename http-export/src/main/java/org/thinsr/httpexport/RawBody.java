@@ -15,12 +15,12 @@ final class RawBody implements ResponseBody {
     private static final int BUFFER_BYTES = 1 << 20;
     private static final byte[] ZEROS = new byte[BUFFER_BYTES];
 
-    private final BlockSource source;
+    private final DiskStore.ExportView view;
     private final AllocationMap map;
 
-    RawBody(BlockSource source, AllocationMap map) {
-        this.source = source;
-        this.map = map;
+    RawBody(DiskStore.ExportView view) {
+        this.view = view;
+        this.map = view.map();
     }
 
     @Override
@@ -43,18 +43,22 @@ final class RawBody implements ResponseBody {
         }
         byte[] bytes = new byte[BUFFER_BYTES];
         ByteBuffer buffer = ByteBuffer.wrap(bytes);
-        for (int run = map.runIndexAt(from); run < map.runCount() && map.runStart(run) < to; run++) {
-            long start = Math.max(from, map.runStart(run));
-            long end = Math.min(to, map.runEnd(run));
-            if (map.runState(run) == State.DATA) {
-                copy(start, end, bytes, buffer, out);
-            } else {
-                zeros(end - start, out);
+        try (BlockSource source = StandardFormats.readAhead(view)) {
+            for (int run = map.runIndexAt(from); run < map.runCount() && map.runStart(run) < to; run++) {
+                long start = Math.max(from, map.runStart(run));
+                long end = Math.min(to, map.runEnd(run));
+                if (map.runState(run) == State.DATA) {
+                    copy(source, start, end, bytes, buffer, out);
+                } else {
+                    zeros(end - start, out);
+                }
             }
         }
     }
 
-    private void copy(long start, long end, byte[] bytes, ByteBuffer buffer, OutputStream out) throws IOException {
+    private static void copy(
+            BlockSource source, long start, long end, byte[] bytes, ByteBuffer buffer, OutputStream out)
+            throws IOException {
         for (long offset = start; offset < end; ) {
             int chunk = (int) Math.min(BUFFER_BYTES, end - offset);
             buffer.clear().limit(chunk);

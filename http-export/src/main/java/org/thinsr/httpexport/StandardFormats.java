@@ -7,10 +7,15 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.thinsr.allocmap.AllocationMap;
+import org.thinsr.allocmap.BlockSink;
 import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ExtentSet;
+import org.thinsr.allocmap.ReadAheadSource;
 import org.thinsr.allocmap.ThinsrException;
+import org.thinsr.allocmap.WriteBehindSink;
 import org.thinsr.vhdstream.ChunkedDecoder;
 import org.thinsr.vhdstream.TarChecksum;
 import org.thinsr.vhdstream.TarPlan;
@@ -67,6 +72,27 @@ public final class StandardFormats {
         return formats;
     }
 
+    /** Reads of export bodies and writes of imports run here (virtual threads). */
+    static final ExecutorService IO = Executors.newVirtualThreadPerTaskExecutor();
+
+    static final int READ_AHEAD_CHUNK_BYTES = 2 << 20;
+    static final int READ_AHEAD_DEPTH = 8;
+    static final int WRITES_IN_FLIGHT = 8;
+
+    /**
+     * The view's source reading ahead over the exported data (what every writer reads, in order);
+     * closing it waits for the reads in flight and leaves the view's source open.
+     */
+    static ReadAheadSource readAhead(DiskStore.ExportView view) {
+        return new ReadAheadSource(
+                view.source(), exportedMap(view).nonZeroExtents(), READ_AHEAD_CHUNK_BYTES, READ_AHEAD_DEPTH, IO, false);
+    }
+
+    /** Imports write through this: several writes in flight; its flush drains them and flushes. */
+    static WriteBehindSink writeBehind(BlockSink sink) {
+        return new WriteBehindSink(sink, WRITES_IN_FLIGHT, IO, false);
+    }
+
     /** What to send: the whole map, or with a base only the changed DATA. */
     static AllocationMap exportedMap(DiskStore.ExportView view) {
         AllocationMap map = view.map();
@@ -81,7 +107,6 @@ public final class StandardFormats {
         UUID uniqueId = UUID.nameUUIDFromBytes(view.etag().getBytes(StandardCharsets.UTF_8));
         VhdLayout layout =
                 VhdLayout.plan(exportedMap(view), base.withSkipZeroBlocks(false).withUniqueId(uniqueId));
-        VhdWriter writer = new VhdWriter(layout, view.source());
         return new ResponseBody() {
             @Override
             public long length() {
@@ -95,18 +120,20 @@ public final class StandardFormats {
 
             @Override
             public void writeRange(long from, long to, OutputStream out) throws IOException {
-                writer.write(Channels.newChannel(out), from, to);
+                try (ReadAheadSource source = readAhead(view)) {
+                    new VhdWriter(layout, source).write(Channels.newChannel(out), from, to);
+                }
             }
         };
     }
 
     private static ResponseBody tar(DiskStore.ExportView view) throws IOException {
         TarPlan plan = TarPlan.plan(exportedMap(view), "vdi/", TarChecksum.XXHASH, 0);
-        TarWriter writer = new TarWriter(plan, view.source());
+        long length = new TarWriter(plan, view.source()).length();
         return new ResponseBody() {
             @Override
             public long length() {
-                return writer.length();
+                return length;
             }
 
             @Override
@@ -116,7 +143,9 @@ public final class StandardFormats {
 
             @Override
             public void writeRange(long from, long to, OutputStream out) throws IOException {
-                writer.writeRange(from, to, out);
+                try (ReadAheadSource source = readAhead(view)) {
+                    new TarWriter(plan, source).writeRange(from, to, out);
+                }
             }
         };
     }

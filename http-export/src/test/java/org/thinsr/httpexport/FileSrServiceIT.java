@@ -45,6 +45,7 @@ class FileSrServiceIT {
     private Lifecycle lifecycle;
     private Optional<SrRef> sr;
     private ThinsrServer server;
+    private LifecycleDiskStore store;
     private String curl;
     private String qemuImg;
     private Path source;
@@ -66,7 +67,7 @@ class FileSrServiceIT {
         lifecycle.srCreate(sr.get(), Optional.empty(), "test", "");
         server = ThinsrServer.start(
                 ServerConfig.defaults().withListen("127.0.0.1", 0),
-                new LifecycleDiskStore(lifecycle, sr),
+                store = new LifecycleDiskStore(lifecycle, sr),
                 StandardFormats.all(),
                 line -> {});
         source = dir.resolve("source.raw");
@@ -84,6 +85,10 @@ class FileSrServiceIT {
     @AfterEach
     void stop() throws IOException {
         server.close();
+        store.close();
+        assertThat(lifecycle.vdiList(sr))
+                .allSatisfy(
+                        vdi -> assertThat(vdi.attachment()).as("left attached").isNull());
     }
 
     private String url(String path) {

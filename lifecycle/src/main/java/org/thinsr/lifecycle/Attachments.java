@@ -12,12 +12,15 @@ import org.thinsr.vhdstream.RawFileSource;
 
 /** Opens the bytes of an {@link Attachment}: NBD exports through the NBD client, devices and files directly. */
 public final class Attachments {
+    /** NBD connections per endpoint, used when the server offers multi-conn. */
+    static final int NBD_CONNECTIONS = 4;
+
     private Attachments() {}
 
     /** A reader of the attached volume; the caller closes it. */
     public static BlockSource openSource(Attachment attachment) throws IOException {
         return switch (attachment.kind()) {
-            case NBD -> NbdBlockSource.open(NbdUri.parse(attachment.target()), 1);
+            case NBD -> NbdBlockSource.open(NbdUri.parse(attachment.target()), NBD_CONNECTIONS);
             case BLOCK_DEVICE, FILE -> RawFileSource.open(Path.of(attachment.target()));
         };
     }
@@ -25,7 +28,7 @@ public final class Attachments {
     /** A writer of the attached volume (which must be attached read-write); the caller closes it. */
     public static BlockSink openSink(Attachment attachment) throws IOException {
         return switch (attachment.kind()) {
-            case NBD -> NbdBlockSink.open(NbdUri.parse(attachment.target()), 1);
+            case NBD -> NbdBlockSink.open(NbdUri.parse(attachment.target()), NBD_CONNECTIONS);
             case BLOCK_DEVICE, FILE -> RawFileSink.openExisting(Path.of(attachment.target()));
         };
     }

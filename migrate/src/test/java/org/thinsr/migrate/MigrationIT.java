@@ -52,6 +52,7 @@ class MigrationIT {
     private Optional<SrRef> source;
     private Optional<SrRef> target;
     private ThinsrServer server;
+    private final List<LifecycleDiskStore> stores = new java.util.ArrayList<>();
 
     @BeforeEach
     void start() {
@@ -76,6 +77,18 @@ class MigrationIT {
         if (server != null) {
             server.close();
         }
+        stores.forEach(LifecycleDiskStore::close);
+        for (Optional<SrRef> each : List.of(source, target)) {
+            assertThat(lifecycle.vdiList(each))
+                    .allSatisfy(vdi ->
+                            assertThat(vdi.attachment()).as("left attached").isNull());
+        }
+    }
+
+    private LifecycleDiskStore store() {
+        LifecycleDiskStore store = new LifecycleDiskStore(lifecycle, target);
+        stores.add(store);
+        return store;
     }
 
     private static void require(String tool, String debianPackage) {
@@ -209,10 +222,7 @@ class MigrationIT {
     void migrationToAServerKilledMidCopyResumesWithoutResendingAndFailureLeavesNothing() throws Exception {
         VdiView vdi = sourceVdi();
         server = ThinsrServer.start(
-                ServerConfig.defaults().withListen("127.0.0.1", 0),
-                new LifecycleDiskStore(lifecycle, target),
-                StandardFormats.all(),
-                line -> {});
+                ServerConfig.defaults().withListen("127.0.0.1", 0), store(), StandardFormats.all(), line -> {});
         int port = server.port();
         HttpDiskClient client = new HttpDiskClient(server.uri(), Optional.empty());
         Migration.Listener killer = new Migration.Listener() {
@@ -240,10 +250,7 @@ class MigrationIT {
         assertThat(lifecycle.vdiList(target)).as("kept for --resume").hasSize(1);
 
         server = ThinsrServer.start(
-                ServerConfig.defaults().withListen("127.0.0.1", port),
-                new LifecycleDiskStore(lifecycle, target),
-                StandardFormats.all(),
-                line -> {});
+                ServerConfig.defaults().withListen("127.0.0.1", port), store(), StandardFormats.all(), line -> {});
         Migration.Report resumed = new Migration(
                         lifecycle, source, new HttpDestination(client), keep, QUIET, () -> false)
                 .resume(vdi.uuid());

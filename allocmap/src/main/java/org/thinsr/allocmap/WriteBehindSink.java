@@ -1,0 +1,139 @@
+package org.thinsr.allocmap;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executor;
+
+/**
+ * A {@link BlockSink} that keeps up to {@code maxInFlight} writes and write-zeroes going at once on
+ * {@code executor}, so a forward-only reader (a VHD, tar or raw import) does not wait for each
+ * write's round trip. A request that overlaps one still in flight waits for it first, so the final
+ * content is what the calls' order says. The first failure is thrown by the next call, and always
+ * by {@link #flush()}, which waits for every write and then flushes the delegate; nothing is
+ * reported durable before that. One caller thread; the delegate must accept concurrent requests.
+ */
+public final class WriteBehindSink implements BlockSink {
+    private final BlockSink delegate;
+    private final int maxInFlight;
+    private final Executor executor;
+    private final boolean closeDelegate;
+    private final List<long[]> inFlight = new ArrayList<>();
+    private IOException failure;
+
+    public WriteBehindSink(BlockSink delegate, int maxInFlight, Executor executor, boolean closeDelegate) {
+        if (maxInFlight < 1 || maxInFlight > 1024) {
+            throw new IllegalArgumentException("writes in flight: " + maxInFlight);
+        }
+        this.delegate = delegate;
+        this.maxInFlight = maxInFlight;
+        this.executor = executor;
+        this.closeDelegate = closeDelegate;
+    }
+
+    @Override
+    public long size() throws IOException {
+        return delegate.size();
+    }
+
+    @FunctionalInterface
+    private interface Request {
+        void run() throws IOException;
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer buffer) throws IOException {
+        ByteBuffer copy = ByteBuffer.allocate(buffer.remaining());
+        copy.put(buffer).flip();
+        submit(offset, offset + copy.remaining(), () -> delegate.write(offset, copy));
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length) throws IOException {
+        submit(offset, offset + length, () -> delegate.writeZeroes(offset, length));
+    }
+
+    private void submit(long start, long end, Request request) throws IOException {
+        long[] range = {start, end};
+        synchronized (this) {
+            checkFailure();
+            while (inFlight.size() >= maxInFlight || overlaps(start, end)) {
+                await();
+                checkFailure();
+            }
+            inFlight.add(range);
+        }
+        executor.execute(() -> {
+            IOException error = null;
+            try {
+                request.run();
+            } catch (IOException e) {
+                error = e;
+            } catch (RuntimeException e) {
+                error = new IOException(e.getMessage(), e);
+            }
+            synchronized (this) {
+                inFlight.remove(range);
+                if (error != null && failure == null) {
+                    failure = error;
+                }
+                notifyAll();
+            }
+        });
+    }
+
+    private boolean overlaps(long start, long end) {
+        for (long[] range : inFlight) {
+            if (range[0] < end && start < range[1]) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void await() throws IOException {
+        try {
+            wait();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for writes in flight");
+        }
+    }
+
+    private void checkFailure() throws IOException {
+        if (failure != null) {
+            throw new IOException("an earlier write failed: " + failure.getMessage(), failure);
+        }
+    }
+
+    /** Waits for every write in flight; throws the first failure. */
+    private synchronized void drain() throws IOException {
+        while (!inFlight.isEmpty()) {
+            await();
+        }
+        checkFailure();
+    }
+
+    @Override
+    public void flush() throws IOException {
+        drain();
+        delegate.flush();
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            synchronized (this) {
+                while (!inFlight.isEmpty()) {
+                    await();
+                }
+            }
+        } finally {
+            if (closeDelegate) {
+                delegate.close();
+            }
+        }
+    }
+}
