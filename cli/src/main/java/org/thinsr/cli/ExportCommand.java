@@ -70,9 +70,15 @@ final class ExportCommand implements Callable<Integer> {
                         .download(vdi, format, Optional.ofNullable(base), out);
             } else {
                 try (LifecycleDiskStore store = new LifecycleDiskStore(options.lifecycle(), options.srRef())) {
-                long total = LocalTransfers.exportLength(store, vdi, format, Optional.ofNullable(base));
-                LocalTransfers.export(
-                        store, vdi, format, Optional.ofNullable(base), out, n -> bar.update(done.addAndGet(n), total));
+                    long total = LocalTransfers.exportLength(store, vdi, format, Optional.ofNullable(base));
+                    LocalTransfers.export(
+                            store,
+                            vdi,
+                            format,
+                            Optional.ofNullable(base),
+                            out,
+                            n -> bar.update(done.addAndGet(n), total));
+                }
             }
             out.flush();
         } catch (IOException | RuntimeException e) {

@@ -64,7 +64,8 @@ final class ImportCommand implements Callable<Integer> {
                 new HttpDiskClient(url, Optional.ofNullable(token)).upload(vdi, chosen, in, length);
             } else {
                 try (LifecycleDiskStore store = new LifecycleDiskStore(options.lifecycle(), options.srRef())) {
-                LocalTransfers.importInto(store, vdi, chosen, in, length, n -> bar.update(done.addAndGet(n), length));
+                    LocalTransfers.importInto(
+                            store, vdi, chosen, in, length, n -> bar.update(done.addAndGet(n), length));
                 }
             }
         }

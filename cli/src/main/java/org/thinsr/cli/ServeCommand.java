@@ -89,11 +89,11 @@ final class ServeCommand implements Callable<Integer> {
         CountDownLatch stopped = new CountDownLatch(1);
         try (LifecycleDiskStore store = new LifecycleDiskStore(options.lifecycle(), options.srRef());
                 ThinsrServer server = ThinsrServer.start(config, store, StandardFormats.all(), line -> {
-            synchronized (err) {
-                err.println(line);
-                err.flush();
-            }
-        })) {
+                    synchronized (err) {
+                        err.println(line);
+                        err.flush();
+                    }
+                })) {
             store.list(); // creates the default SR on first use, and fails early on a bad --sr
             String base = server.uri().toString();
             String auth = tokenFile == null ? "" : "-H 'Authorization: Bearer TOKEN' ";
