@@ -188,8 +188,7 @@ public final class NbdBench {
     static String mapExtents(NbdUri uri) {
         try (NbdConnection connection =
                 NbdConnection.connect(uri, List.of(QemuAllocation.BASE_ALLOCATION), NbdConnection.Options.DEFAULT)) {
-            StatusRuns runs =
-                    QemuAllocation.statusRuns(connection, 0, connection.size()).get(QemuAllocation.BASE_ALLOCATION);
+            StatusRuns runs = QemuAllocation.statusRuns(connection).get(QemuAllocation.BASE_ALLOCATION);
             return runs.count() + " extents";
         } catch (IOException e) {
             throw new IllegalStateException(e.getMessage(), e);

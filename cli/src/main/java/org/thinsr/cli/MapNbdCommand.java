@@ -69,8 +69,7 @@ final class MapNbdCommand implements Callable<Integer> {
             }
             AllocationMap map;
             if (context != null && context.startsWith(QemuAllocation.DIRTY_BITMAP_PREFIX)) {
-                StatusRuns runs = QemuAllocation.statusRuns(connection, 0, connection.size())
-                        .get(context);
+                StatusRuns runs = QemuAllocation.statusRuns(connection).get(context);
                 map = AllocationMap.ofData(connection.size(), QemuAllocation.dirtyExtents(runs));
             } else {
                 map = QemuAllocation.map(connection);

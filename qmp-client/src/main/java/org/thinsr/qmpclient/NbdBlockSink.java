@@ -1,5 +1,6 @@
 package org.thinsr.qmpclient;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -37,11 +38,13 @@ public final class NbdBlockSink implements BlockSink {
 
     @Override
     public void write(long offset, ByteBuffer buffer) throws IOException {
+        checkRange(offset, buffer.remaining());
         pool.any().write(offset, buffer, false);
     }
 
     @Override
     public void writeZeroes(long offset, long length) throws IOException {
+        checkRange(offset, length);
         NbdConnection connection = pool.any();
         if (connection.info().canWriteZeroes()) {
             connection.writeZeroes(offset, length, false);
@@ -53,6 +56,13 @@ public final class NbdBlockSink implements BlockSink {
             int step = (int) Math.min(end - offset, zeros.capacity());
             connection.write(offset, zeros.clear().limit(step), false);
             offset += step;
+        }
+    }
+
+    private void checkRange(long offset, long length) throws EOFException {
+        if (offset < 0 || length < 0 || offset > size() - length) {
+            throw new EOFException("write of " + length + " bytes at offset " + offset
+                    + " passes the end of the NBD export (size " + size() + ")");
         }
     }
 

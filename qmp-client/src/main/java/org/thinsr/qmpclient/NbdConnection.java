@@ -112,15 +112,56 @@ public final class NbdConnection implements Closeable {
         }
     }
 
-    /** Negotiates on an already connected channel (a socket, a pipe, a test peer). */
+    /**
+     * Negotiates on an already connected channel (a socket, a pipe, a test peer). A server that
+     * does not finish the handshake within {@link Options#replyTimeout()} (qemu-nbd without {@code
+     * -e} accepts a second connection but never greets it) has its channel closed and fails the
+     * call, never hangs it.
+     */
     public static NbdConnection negotiate(
             ByteChannel channel, String exportName, List<String> metaContexts, Options options) throws IOException {
-        NbdHandshake handshake = NbdHandshake.start(channel);
-        boolean structured = handshake.structuredReply();
-        if (structured && !metaContexts.isEmpty()) {
-            handshake.setMetaContexts(exportName, metaContexts);
+        java.util.concurrent.atomic.AtomicBoolean settled = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread watchdog = Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(options.replyTimeout());
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (settled.compareAndSet(false, true)) {
+                try {
+                    channel.close();
+                } catch (IOException ignored) {
+                    // closing is the point; the negotiating thread reports the timeout
+                }
+            }
+        });
+        try {
+            NbdHandshake handshake = NbdHandshake.start(channel);
+            boolean structured = handshake.structuredReply();
+            if (structured && !metaContexts.isEmpty()) {
+                handshake.setMetaContexts(exportName, metaContexts);
+            }
+            NbdConnection connection = handshake.go(exportName, options);
+            if (!settled.compareAndSet(false, true)) {
+                connection.close();
+                throw handshakeTimeout(options, null);
+            }
+            return connection;
+        } catch (IOException e) {
+            if (settled.compareAndSet(false, true)) {
+                throw e;
+            }
+            throw handshakeTimeout(options, e);
+        } finally {
+            watchdog.interrupt();
         }
-        return handshake.go(exportName, options);
+    }
+
+    private static IOException handshakeTimeout(Options options, IOException cause) {
+        return new IOException(
+                "the NBD server did not finish the handshake within " + options.replyTimeout()
+                        + " (a server that serves one client at a time, such as qemu-nbd without -e, may be busy)",
+                cause);
     }
 
     public NbdExportInfo info() {

@@ -239,6 +239,21 @@ public final class NbdHandshake {
         return enter(exportName, size, flags, minimum, preferred, maximum, options);
     }
 
+    /**
+     * Ends the negotiation without entering transmission ({@code NBD_OPT_ABORT}); the server may
+     * acknowledge or just close. The caller then closes the channel.
+     */
+    public void abort() throws IOException {
+        checkOpen();
+        finished = true;
+        sendOption(NbdProtocol.OPT_ABORT, ByteBuffer.allocate(0));
+        try {
+            readReply(NbdProtocol.OPT_ABORT);
+        } catch (IOException e) {
+            // proto.md: the server may close without replying; nothing is lost either way
+        }
+    }
+
     private NbdConnection exportNameFallback(String exportName, byte[] name, NbdConnection.Options options)
             throws IOException {
         sendOption(NbdProtocol.OPT_EXPORT_NAME, ByteBuffer.wrap(name));

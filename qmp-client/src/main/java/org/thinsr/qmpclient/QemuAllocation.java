@@ -45,7 +45,7 @@ public final class QemuAllocation {
      * when it was negotiated too, {@code qemu:allocation-depth}.
      */
     public static AllocationMap map(NbdConnection connection) throws IOException {
-        Map<String, StatusRuns> runs = statusRuns(connection, 0, connection.size());
+        Map<String, StatusRuns> runs = statusRuns(connection);
         StatusRuns base = runs.get(BASE_ALLOCATION);
         StatusRuns depth = runs.get(ALLOCATION_DEPTH);
         if (base == null) {
@@ -61,7 +61,7 @@ public final class QemuAllocation {
      */
     public static ExtentSet dirtyExtents(NbdConnection connection, String bitmapName) throws IOException {
         String context = DIRTY_BITMAP_PREFIX + bitmapName;
-        StatusRuns runs = statusRuns(connection, 0, connection.size()).get(context);
+        StatusRuns runs = statusRuns(connection).get(context);
         if (runs == null) {
             throw new IllegalStateException("the connection did not negotiate " + context + ": "
                     + connection.info().metaContexts().values());
@@ -81,27 +81,23 @@ public final class QemuAllocation {
     }
 
     /**
-     * Block status of every negotiated context over {@code [start, end)}, asked in aligned windows
-     * of at most 2 GiB; contexts that answer at different paces are each asked again from where
-     * they stopped.
+     * Block status of every negotiated context over the whole export, asked in aligned windows of
+     * at most 2 GiB; contexts that answer at different paces are each asked again from where they
+     * stopped.
      *
-     * @return one gap-free run list per context, by name, covering {@code [start, end)} (runs
-     *     start at {@code start}; for {@code start = 0} they are the whole export)
+     * @return one gap-free run list per context, by name, covering {@code [0, size)}
      */
-    public static Map<String, StatusRuns> statusRuns(NbdConnection connection, long start, long end)
-            throws IOException {
+    public static Map<String, StatusRuns> statusRuns(NbdConnection connection) throws IOException {
+        long end = connection.size();
         List<String> contexts = new ArrayList<>(connection.info().metaContexts().values());
         if (contexts.isEmpty()) {
             throw new IllegalStateException("no meta context was negotiated on this connection");
-        }
-        if (start != 0) {
-            throw new IllegalArgumentException("status runs start at 0: " + start);
         }
         Map<String, StatusRuns.Builder> builders = new java.util.LinkedHashMap<>();
         for (String context : contexts) {
             builders.put(context, StatusRuns.builder(context));
         }
-        long offset = start;
+        long offset = 0;
         while (offset < end) {
             long windowEnd = Math.min(end, (offset / WINDOW + 1) * WINDOW);
             Map<String, BlockStatusExtents> reply = connection.blockStatus(offset, windowEnd - offset);
@@ -232,7 +228,7 @@ public final class QemuAllocation {
                 return map(connection);
             }
         } finally {
-            try (var files = java.nio.file.Files.walk(runtime)) {
+            try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(runtime)) {
                 for (Path path :
                         files.sorted(java.util.Comparator.reverseOrder()).toList()) {
                     java.nio.file.Files.deleteIfExists(path);

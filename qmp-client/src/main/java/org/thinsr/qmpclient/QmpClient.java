@@ -117,7 +117,12 @@ public final class QmpClient implements Closeable {
     public static QmpClient open(ByteChannel channel, Options options) throws IOException {
         QmpClient client = new QmpClient(channel, options);
         try {
-            client.await("the QMP greeting", client.greeting, options.commandTimeout());
+            try {
+                client.await("the QMP greeting", client.greeting, options.commandTimeout());
+            } catch (QmpTimeoutException e) {
+                throw new QmpTimeoutException(
+                        e.getMessage() + " (a qemu monitor serves one client at a time: is another one connected?)");
+            }
             client.execute("qmp_capabilities", null);
             return client;
         } catch (IOException | RuntimeException e) {

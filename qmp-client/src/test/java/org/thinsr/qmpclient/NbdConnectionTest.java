@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
+import org.thinsr.allocmap.AllocationMap;
 import org.thinsr.allocmap.CorruptInputException;
 import org.thinsr.qmpclient.ScriptedChannel.Script;
 
@@ -165,7 +166,7 @@ class NbdConnectionTest {
                 .server(new byte[0]);
         ScriptedChannel channel = ScriptedChannel.of(script);
         try (NbdConnection connection = connect(channel)) {
-            var map = QemuAllocation.map(connection);
+            AllocationMap map = QemuAllocation.map(connection);
             assertThat(map.runs())
                     .extracting(Object::toString)
                     .containsExactly("[0, 65536) data local", "[65536, 1048576) zero local");
@@ -413,5 +414,62 @@ class NbdConnectionTest {
             connection.trim(8192, 4096);
         }
         assertThat(channel.written()).isEqualTo(script.expectedClient());
+    }
+
+    @Test
+    void listMetaContextsReturnsEveryNameTheServerOffersForTheQuery() throws IOException {
+        Script script = new Script();
+        script.server(greeting(FLAG_FIXED_NEWSTYLE))
+                .client(u32(FLAG_FIXED_NEWSTYLE))
+                .client(option(OPT_LIST_META_CONTEXT, metaContextData("disk", "qemu:dirty-bitmap:")))
+                .server(concat(
+                        optionReply(
+                                OPT_LIST_META_CONTEXT, REP_META_CONTEXT, concat(u32(0), utf8("qemu:dirty-bitmap:b1"))),
+                        optionReply(
+                                OPT_LIST_META_CONTEXT, REP_META_CONTEXT, concat(u32(0), utf8("qemu:dirty-bitmap:b2"))),
+                        optionReply(OPT_LIST_META_CONTEXT, REP_ACK, new byte[0])));
+        ScriptedChannel channel = ScriptedChannel.of(script);
+        NbdHandshake handshake = NbdHandshake.start(channel);
+        assertThat(handshake.listMetaContexts("disk", List.of("qemu:dirty-bitmap:")))
+                .containsExactlyInAnyOrder("qemu:dirty-bitmap:b1", "qemu:dirty-bitmap:b2");
+        assertThat(channel.written()).isEqualTo(script.expectedClient());
+    }
+
+    @Test
+    void duplicateContextIdsInSetMetaContextAreRejected() {
+        Script script = new Script();
+        script.server(greeting(FLAG_FIXED_NEWSTYLE))
+                .client(u32(FLAG_FIXED_NEWSTYLE))
+                .client(option(OPT_STRUCTURED_REPLY, new byte[0]))
+                .server(optionReply(OPT_STRUCTURED_REPLY, REP_ACK, new byte[0]))
+                .client(option(OPT_SET_META_CONTEXT, metaContextData("disk", BASE, DEPTH)))
+                .server(concat(
+                        optionReply(OPT_SET_META_CONTEXT, REP_META_CONTEXT, concat(u32(1), utf8(BASE))),
+                        optionReply(OPT_SET_META_CONTEXT, REP_META_CONTEXT, concat(u32(1), utf8(DEPTH)))));
+        assertThatThrownBy(() -> connect(ScriptedChannel.of(script)))
+                .isInstanceOf(CorruptInputException.class)
+                .hasMessageContaining("context id 1");
+    }
+
+    @Test
+    void serverThatNeverGreetsFailsTheHandshakeAfterTheTimeout() {
+        ScriptedChannel silent = new ScriptedChannel(List.of(), Integer.MAX_VALUE, -1, true);
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> NbdConnection.negotiate(
+                        silent, "disk", List.of(BASE), new NbdConnection.Options(4, Duration.ofMillis(300))))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("did not finish the handshake within PT0.3S");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+        assertThat(silent.isOpen()).isFalse();
+    }
+
+    @Test
+    void serverThatStallsMidHandshakeFailsAfterTheTimeout() {
+        Script script = new Script();
+        script.server(greeting(FLAG_FIXED_NEWSTYLE)).client(u32(FLAG_FIXED_NEWSTYLE));
+        ScriptedChannel stalled = new ScriptedChannel(script.steps(), Integer.MAX_VALUE, -1, true);
+        assertThatThrownBy(() -> NbdConnection.negotiate(
+                        stalled, "disk", List.of(BASE), new NbdConnection.Options(4, Duration.ofMillis(300))))
+                .hasMessageContaining("did not finish the handshake");
     }
 }

@@ -60,8 +60,7 @@ class NbdkitIT {
         try (Tools.Server server = nbdkit("sparse", "sparse-random", "4G", "percent=50", "runlength=4096");
                 NbdConnection connection = NbdConnection.connect(
                         server.uri(""), List.of(QemuAllocation.BASE_ALLOCATION), NbdConnection.Options.DEFAULT)) {
-            StatusRuns ours =
-                    QemuAllocation.statusRuns(connection, 0, connection.size()).get(QemuAllocation.BASE_ALLOCATION);
+            StatusRuns ours = QemuAllocation.statusRuns(connection).get(QemuAllocation.BASE_ALLOCATION);
             StatusRuns nbdinfo = Tools.parseNbdinfoMap(
                     QemuAllocation.BASE_ALLOCATION,
                     Tools.run(
@@ -154,7 +153,7 @@ class NbdkitIT {
                 ByteBuffer all = ByteBuffer.allocate(model.length);
                 connection.read(0, all);
                 assertThat(all.array()).isEqualTo(model);
-                Map<String, StatusRuns> ours = QemuAllocation.statusRuns(connection, 0, connection.size());
+                Map<String, StatusRuns> ours = QemuAllocation.statusRuns(connection);
                 StatusRuns nbdinfo = Tools.parseNbdinfoMap(
                         QemuAllocation.BASE_ALLOCATION,
                         Tools.run("nbdinfo", "--map", server.uri("").toString()));
@@ -179,6 +178,41 @@ class NbdkitIT {
             boolean offered = nbdinfoJson(server.uri("")).path("can_multi_conn").asBoolean();
             assertThat(offered).isFalse();
             assertThat(source.connections()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void tcpUriReachesAServerOnATcpPort() throws Exception {
+        int port;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
+            port = probe.getLocalPort();
+        }
+        Process server = new ProcessBuilder(
+                        "nbdkit", "-f", "-p", Integer.toString(port), "-i", "127.0.0.1", "pattern", "1M")
+                .redirectErrorStream(true)
+                .redirectOutput(directory.resolve("tcp.log").toFile())
+                .start();
+        try {
+            NbdUri uri = NbdUri.parse("nbd://127.0.0.1:" + port + "/");
+            NbdBlockSource source = null;
+            for (int attempt = 0; attempt < 200 && source == null; attempt++) {
+                try {
+                    source = NbdBlockSource.open(uri, 1);
+                } catch (IOException e) {
+                    Thread.sleep(20);
+                }
+            }
+            assertThat(source).as("nbdkit on port %d", port).isNotNull();
+            try (NbdBlockSource open = source) {
+                ByteBuffer buffer = ByteBuffer.allocate(4096);
+                open.readFully(65536 + 12, buffer);
+                assertThat(buffer.array()).isEqualTo(pattern(65536 + 12, 4096));
+                assertThat(open.size())
+                        .isEqualTo(nbdinfoJson(uri).path("export-size").asLong());
+            }
+        } finally {
+            server.destroy();
+            server.waitFor();
         }
     }
 }

@@ -81,7 +81,7 @@ class QemuNbdIT {
                         server.uri(""),
                         List.of(QemuAllocation.BASE_ALLOCATION, QemuAllocation.ALLOCATION_DEPTH),
                         NbdConnection.Options.DEFAULT)) {
-            Map<String, StatusRuns> ours = QemuAllocation.statusRuns(connection, 0, connection.size());
+            Map<String, StatusRuns> ours = QemuAllocation.statusRuns(connection);
             String uri = server.uri("").toString();
             StatusRuns nbdinfoBase =
                     Tools.parseNbdinfoMap(QemuAllocation.BASE_ALLOCATION, Tools.run("nbdinfo", "--map", uri));
@@ -176,6 +176,33 @@ class QemuNbdIT {
             assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
         } finally {
             server.close();
+        }
+    }
+
+    @Test
+    void secondConnectionToABusySingleClientServerFailsAfterTheTimeoutInsteadOfHanging() throws Exception {
+        Path socket = directory.resolve("single.sock");
+        try (Tools.Server server = Tools.Server.start(
+                        socket,
+                        directory.resolve("single.log"),
+                        "qemu-nbd",
+                        "-r",
+                        "-f",
+                        "qcow2",
+                        "-t",
+                        "-k",
+                        socket.toString(),
+                        top.toString());
+                NbdConnection first = NbdConnection.connect(server.uri(""), List.of(), NbdConnection.Options.DEFAULT)) {
+            long start = System.nanoTime();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> NbdConnection.connect(
+                            server.uri(""), List.of(), new NbdConnection.Options(4, Duration.ofSeconds(1))))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("did not finish the handshake");
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+            ByteBuffer still = ByteBuffer.allocate(512);
+            first.read(0, still);
+            assertThat(still.get(0)).isEqualTo((byte) 0x11);
         }
     }
 }

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -125,6 +126,20 @@ class QemuStorageDaemonIT {
                     connection.read(5 * MiB, ByteBuffer.wrap(beforeLaterWrite));
                 }
                 assertThat(dirty).isEqualTo(expected);
+                try (java.nio.channels.SocketChannel channel = SocketChannels.connectUnix(daemon.nbdSocket())) {
+                    NbdHandshake handshake = NbdHandshake.start(channel);
+                    List<String> listed = handshake.listMetaContexts(backup.exportName(), List.of());
+                    handshake.abort();
+                    JsonNode exported = QmpClient.JSON
+                            .readTree(Tools.run("nbdinfo", "--json", uri.toString()))
+                            .path("exports")
+                            .get(0)
+                            .path("contexts");
+                    List<String> nbdinfoContexts = new java.util.ArrayList<>();
+                    exported.forEach(context -> nbdinfoContexts.add(context.asText()));
+                    assertThat(listed).containsExactlyInAnyOrderElementsOf(nbdinfoContexts);
+                    assertThat(listed).containsAll(backup.metaContexts());
+                }
                 StatusRuns nbdinfo = Tools.parseNbdinfoMap(
                         "dirty",
                         Tools.run("nbdinfo", "--map=qemu:dirty-bitmap:" + backup.changesBitmap(), uri.toString()));
@@ -174,7 +189,7 @@ class QemuStorageDaemonIT {
     @Test
     void closeQuitsTheDaemonAndLeavesNoProcessBehind() throws IOException {
         Path image = disk("close");
-        QemuStorageDaemon daemon = daemon("close", image);
+        QemuStorageDaemon daemon = daemon("close,with a comma", image); // qemu option syntax doubles commas
         long pid = daemon.pid();
         assertThat(ProcessHandle.of(pid)).isPresent();
         long start = System.nanoTime();
@@ -231,7 +246,7 @@ class QemuStorageDaemonIT {
                     uri,
                     List.of(QemuAllocation.BASE_ALLOCATION, QemuAllocation.ALLOCATION_DEPTH),
                     NbdConnection.Options.DEFAULT)) {
-                var ours = QemuAllocation.statusRuns(connection, 0, connection.size());
+                Map<String, StatusRuns> ours = QemuAllocation.statusRuns(connection);
                 assertThat(ours.get(QemuAllocation.BASE_ALLOCATION))
                         .isEqualTo(Tools.parseNbdinfoMap(
                                 QemuAllocation.BASE_ALLOCATION, Tools.run("nbdinfo", "--map", uri.toString())));

@@ -181,4 +181,13 @@ class QmpClientTest {
                 .hasMessageContaining("not valid JSON")
                 .hasRootCauseInstanceOf(com.fasterxml.jackson.core.JsonProcessingException.class);
     }
+
+    @Test
+    void monitorThatNeverGreetsFailsOpenAfterTheTimeout() {
+        ScriptedChannel silent = new ScriptedChannel(List.of(), Integer.MAX_VALUE, -1, true);
+        assertThatThrownBy(() -> QmpClient.open(silent, new QmpClient.Options(Duration.ofMillis(300), 4096)))
+                .isInstanceOf(QmpTimeoutException.class)
+                .hasMessageContaining("is another one connected?");
+        assertThat(silent.isOpen()).isFalse();
+    }
 }

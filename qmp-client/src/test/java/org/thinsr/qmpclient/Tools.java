@@ -38,7 +38,7 @@ final class Tools {
     static Path workDirectory(String name) throws IOException {
         Path directory = Path.of("target", "it", name).toAbsolutePath();
         if (Files.exists(directory)) {
-            try (var files = Files.walk(directory)) {
+            try (java.util.stream.Stream<Path> files = Files.walk(directory)) {
                 for (Path path :
                         files.sorted(java.util.Comparator.reverseOrder()).toList()) {
                     Files.delete(path);
