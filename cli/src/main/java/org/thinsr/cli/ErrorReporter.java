@@ -56,9 +56,10 @@ final class ErrorReporter implements IExecutionExceptionHandler, IParameterExcep
         return switch (cause) {
             case ThinsrException thinsr -> new Failure(thinsr.code(), thinsr.getMessage());
             case CorruptInputException corrupt -> new Failure(corrupt.code(), corrupt.getMessage());
-            case NbdException nbd -> new Failure(
-                    nbd.errno() == 28 ? ErrorCode.NO_SPACE : ErrorCode.PEER_ERROR,
-                    "NBD server error " + nbd.errnoName() + ": " + nbd.getMessage());
+            case NbdException nbd ->
+                new Failure(
+                        nbd.errno() == 28 ? ErrorCode.NO_SPACE : ErrorCode.PEER_ERROR,
+                        "NBD server error " + nbd.errnoName() + ": " + nbd.getMessage());
             case NoSuchFileException missing -> new Failure(ErrorCode.NOT_FOUND, "no such file: " + missing.getFile());
             case AccessDeniedException denied ->
                 new Failure(ErrorCode.FORBIDDEN, "permission denied: " + denied.getFile());
