@@ -20,6 +20,7 @@ import picocli.CommandLine.Spec;
         description = "Thin-provisioned local storage on LVM dm-thin, and sparse disk export, import and migration.",
         subcommands = {
             MapCommand.class,
+            VhdCommand.class,
             ConvertCommand.class,
             QmpCommand.class,
             ServeCommand.class,

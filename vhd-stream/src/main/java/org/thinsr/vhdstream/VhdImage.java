@@ -14,16 +14,61 @@ import java.util.List;
  * first). Everything here was bounded before it was allocated and checked for consistency: both
  * footers identical, checksums, BAT entries inside the file, no two structures overlapping.
  *
- * @param footer the footer (for a stream: the copy at offset 0, checked against the trailing one
- *     at the end)
- * @param header null for a fixed disk
- * @param bat BAT entries (sector numbers or 0xFFFFFFFF); empty for a fixed disk
- * @param blocksByOffset indices of used BAT entries in ascending file order
- * @param leadingData for a stream whose first sector is not a dynamic footer copy (so a fixed
- *     disk): that sector, already consumed; then {@code footer} is null until the end
+ * <p>The footer is, for a stream, the copy at offset 0 (checked against the trailing one at the
+ * end); the header is null for a fixed disk; the BAT holds sector numbers or 0xFFFFFFFF (empty for
+ * a fixed disk); blocksByOffset lists the used BAT entries in ascending file order. leadingData is
+ * set for a stream whose first sector is not a dynamic footer copy (so a fixed disk): that sector,
+ * already consumed; the footer is then null until the end.
  */
-record VhdImage(
-        VhdFooter footer, VhdDynamicHeader header, int[] bat, int[] blocksByOffset, long length, byte[] leadingData) {
+final class VhdImage {
+    private final VhdFooter footer;
+    private final VhdDynamicHeader header;
+    private final int[] bat;
+    private final int[] blocksByOffset;
+    private final long length;
+    private final byte[] leadingData;
+
+    VhdImage(
+            VhdFooter footer,
+            VhdDynamicHeader header,
+            int[] bat,
+            int[] blocksByOffset,
+            long length,
+            byte[] leadingData) {
+        this.footer = footer;
+        this.header = header;
+        this.bat = bat;
+        this.blocksByOffset = blocksByOffset;
+        this.length = length;
+        this.leadingData = leadingData;
+    }
+
+    VhdFooter footer() {
+        return footer;
+    }
+
+    VhdDynamicHeader header() {
+        return header;
+    }
+
+    /** Not copied: callers only read it. */
+    int[] bat() {
+        return bat;
+    }
+
+    /** Not copied: callers only read it. */
+    int[] blocksByOffset() {
+        return blocksByOffset;
+    }
+
+    long length() {
+        return length;
+    }
+
+    byte[] leadingData() {
+        return leadingData;
+    }
+
     /** Reads and checks a VHD's metadata; for a stream, leaves it positioned after the BAT. */
     static VhdImage read(VhdInput input) throws IOException {
         long length = input.length();

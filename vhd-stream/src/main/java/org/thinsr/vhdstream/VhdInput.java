@@ -61,7 +61,7 @@ sealed interface VhdInput permits VhdInput.Seekable, VhdInput.Forward {
 
         private final ReadableByteChannel channel;
         private final long length;
-        private final ByteBuffer scratch = ByteBuffer.allocateDirect(1 << 20);
+        private final ByteBuffer scratch = ByteBuffer.allocateDirect(256 << 10);
         private long position;
 
         Forward(ReadableByteChannel channel, long length) {
