@@ -93,6 +93,8 @@ public final class WriteBehindSink implements BlockSink {
         return false;
     }
 
+    /** One wait for a state change; every caller re-checks its condition in a loop. */
+    @SuppressWarnings("WaitNotInLoop")
     private void await() throws IOException {
         try {
             wait();

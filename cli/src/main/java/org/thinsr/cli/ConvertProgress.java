@@ -23,13 +23,8 @@ final class ConvertProgress implements LongConsumer {
     }
 
     /** Whether a progress bar should be drawn: asked for and stderr is a terminal. */
-    @SuppressWarnings("SystemConsoleNull") // its Javadoc still allows null; isTerminal() is the real test
     static boolean wanted(boolean requested) {
-        if (!requested) {
-            return false;
-        }
-        java.io.Console console = System.console();
-        return console != null && console.isTerminal();
+        return requested && Terminals.stderrIsTerminal();
     }
 
     @Override

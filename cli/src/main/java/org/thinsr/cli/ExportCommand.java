@@ -1,5 +1,8 @@
 package org.thinsr.cli;
 
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
@@ -64,7 +67,7 @@ final class ExportCommand implements Callable<Integer> {
         boolean toStdout = output.equals("-");
         Path target = toStdout ? null : Path.of(output);
         Path partial = toStdout ? null : target.resolveSibling(target.getFileName() + ".part");
-        try (OutputStream out = toStdout ? System.out : Files.newOutputStream(partial)) {
+        try (OutputStream out = toStdout ? standardOutput() : Files.newOutputStream(partial)) {
             if (url != null) {
                 new HttpDiskClient(url, Optional.ofNullable(token))
                         .download(vdi, format, Optional.ofNullable(base), out);
@@ -93,5 +96,20 @@ final class ExportCommand implements Callable<Integer> {
             Files.move(partial, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         }
         return 0;
+    }
+
+    /** Standard output that a try-with-resources flushes but never closes. */
+    private static OutputStream standardOutput() {
+        return new FilterOutputStream(new FileOutputStream(FileDescriptor.out)) {
+            @Override
+            public void write(byte[] bytes, int offset, int length) throws IOException {
+                out.write(bytes, offset, length);
+            }
+
+            @Override
+            public void close() throws IOException {
+                flush();
+            }
+        };
     }
 }

@@ -1,5 +1,7 @@
 package org.thinsr.cli;
 
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -59,7 +61,8 @@ final class ImportCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         ProgressBar bar = new ProgressBar(err, "import");
         AtomicLong done = new AtomicLong();
-        try (InputStream in = fromStdin ? System.in : Files.newInputStream(Path.of(input))) {
+        try (InputStream in =
+                fromStdin ? new FileInputStream(FileDescriptor.in) : Files.newInputStream(Path.of(input))) {
             if (url != null) {
                 new HttpDiskClient(url, Optional.ofNullable(token)).upload(vdi, chosen, in, length);
             } else {

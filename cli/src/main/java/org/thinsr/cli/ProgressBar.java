@@ -14,7 +14,7 @@ final class ProgressBar {
     ProgressBar(PrintWriter err, String label) {
         this.err = err;
         this.label = label;
-        this.enabled = System.console() != null && System.console().isTerminal();
+        this.enabled = Terminals.stderrIsTerminal();
     }
 
     void update(long done, long total) {

@@ -127,9 +127,11 @@ class LifecycleCommandsIT {
         Result install = thinsr("plugin", "install", dir.toString(), "--command", "/opt/thinsr it's/bin/thinsr");
         assertThat(install.status()).as(install.err()).isZero();
         String wrapper = Files.readString(dir.resolve("Volume.snapshot"));
-        assertThat(wrapper)
-                .isEqualTo("#!/bin/sh\n# thinsr SMAPIv3 wrapper: written by 'thinsr plugin install'\n"
-                        + "exec '/opt/thinsr it'\\''s/bin/thinsr' plugin call 'Volume.snapshot' \"$@\"\n");
+        assertThat(wrapper).isEqualTo("""
+                        #!/bin/sh
+                        # thinsr SMAPIv3 wrapper: written by 'thinsr plugin install'
+                        exec '/opt/thinsr it'\\''s/bin/thinsr' plugin call 'Volume.snapshot' "$@"
+                        """);
         assertThat(dir.resolve("Datapath.attach")).isExecutable();
     }
 }

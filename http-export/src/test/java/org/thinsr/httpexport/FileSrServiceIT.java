@@ -65,11 +65,9 @@ class FileSrServiceIT {
                 Clock.systemUTC());
         sr = Optional.of(SrRef.file(dir.resolve("sr")));
         lifecycle.srCreate(sr.get(), Optional.empty(), "test", "");
+        store = new LifecycleDiskStore(lifecycle, sr);
         server = ThinsrServer.start(
-                ServerConfig.defaults().withListen("127.0.0.1", 0),
-                store = new LifecycleDiskStore(lifecycle, sr),
-                StandardFormats.all(),
-                line -> {});
+                ServerConfig.defaults().withListen("127.0.0.1", 0), store, StandardFormats.all(), line -> {});
         source = dir.resolve("source.raw");
         byte[] bytes = new byte[SIZE];
         Random random = new Random(5);
