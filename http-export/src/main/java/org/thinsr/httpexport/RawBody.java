@@ -43,7 +43,7 @@ final class RawBody implements ResponseBody {
         }
         byte[] bytes = new byte[BUFFER_BYTES];
         ByteBuffer buffer = ByteBuffer.wrap(bytes);
-        try (BlockSource source = StandardFormats.readAhead(view)) {
+        try (BlockSource source = StandardFormats.readAhead(view, from, to, from, to)) {
             for (int run = map.runIndexAt(from); run < map.runCount() && map.runStart(run) < to; run++) {
                 long start = Math.max(from, map.runStart(run));
                 long end = Math.min(to, map.runEnd(run));

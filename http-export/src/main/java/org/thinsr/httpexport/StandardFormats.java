@@ -79,13 +79,19 @@ public final class StandardFormats {
     static final int READ_AHEAD_DEPTH = 8;
     static final int WRITES_IN_FLIGHT = 8;
 
+    /** Below this many bytes of output a range is served without reading ahead. */
+    static final long READ_AHEAD_MIN_BYTES = 16L << 20;
+
     /**
-     * The view's source reading ahead over the exported data (what every writer reads, in order);
-     * closing it waits for the reads in flight and leaves the view's source open.
+     * The view's source for writing output bytes {@code [from, to)}: reading ahead over the exported
+     * data inside {@code [dataFrom, dataTo)} (the disk offsets those bytes can need) when the range
+     * is large, else plain. Closing it waits for the reads in flight and leaves the view's source open.
      */
-    static ReadAheadSource readAhead(DiskStore.ExportView view) {
-        return new ReadAheadSource(
-                view.source(), exportedMap(view).nonZeroExtents(), READ_AHEAD_CHUNK_BYTES, READ_AHEAD_DEPTH, IO, false);
+    static ReadAheadSource readAhead(DiskStore.ExportView view, long from, long to, long dataFrom, long dataTo) {
+        ExtentSet plan = to - from < READ_AHEAD_MIN_BYTES
+                ? ExtentSet.empty()
+                : exportedMap(view).nonZeroExtents().clip(dataFrom, dataTo);
+        return new ReadAheadSource(view.source(), plan, READ_AHEAD_CHUNK_BYTES, READ_AHEAD_DEPTH, IO, false);
     }
 
     /** Imports write through this: several writes in flight; its flush drains them and flushes. */
@@ -120,7 +126,7 @@ public final class StandardFormats {
 
             @Override
             public void writeRange(long from, long to, OutputStream out) throws IOException {
-                try (ReadAheadSource source = readAhead(view)) {
+                try (ReadAheadSource source = readAhead(view, from, to, 0, layout.virtualSize())) {
                     new VhdWriter(layout, source).write(Channels.newChannel(out), from, to);
                 }
             }
@@ -143,7 +149,7 @@ public final class StandardFormats {
 
             @Override
             public void writeRange(long from, long to, OutputStream out) throws IOException {
-                try (ReadAheadSource source = readAhead(view)) {
+                try (ReadAheadSource source = readAhead(view, from, to, 0, plan.virtualSize())) {
                     new TarWriter(plan, source).writeRange(from, to, out);
                 }
             }

@@ -34,7 +34,7 @@ public final class BandwidthLimiter {
         long waitNanos;
         synchronized (this) {
             long now = System.nanoTime();
-            tokens = Math.min(bytesPerSecond, tokens + (now - lastNanos) * 1e-9 * bytesPerSecond);
+            tokens = Math.min((double) bytesPerSecond, tokens + (now - lastNanos) * 1e-9 * bytesPerSecond);
             lastNanos = now;
             tokens -= bytes;
             waitNanos = tokens >= 0 ? 0 : (long) (-tokens / bytesPerSecond * 1e9);
@@ -50,14 +50,14 @@ public final class BandwidthLimiter {
      */
     public static BandwidthLimiter parse(String rate) {
         String text = rate.strip();
-        long multiplier = 1;
         char last = text.isEmpty() ? ' ' : Character.toUpperCase(text.charAt(text.length() - 1));
-        switch (last) {
-            case 'K' -> multiplier = 1L << 10;
-            case 'M' -> multiplier = 1L << 20;
-            case 'G' -> multiplier = 1L << 30;
-            default -> multiplier = 1;
-        }
+        long multiplier =
+                switch (last) {
+                    case 'K' -> 1L << 10;
+                    case 'M' -> 1L << 20;
+                    case 'G' -> 1L << 30;
+                    default -> 1;
+                };
         String number = multiplier == 1 ? text : text.substring(0, text.length() - 1);
         try {
             double value = Double.parseDouble(number);

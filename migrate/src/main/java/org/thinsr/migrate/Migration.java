@@ -83,6 +83,8 @@ public final class Migration {
     }
 
     /**
+     * How a migration runs.
+     *
      * @param maxDeltaPasses delta passes after the full copy while the source is in use
      * @param deltaThresholdBytes a delta smaller than this ends the passes
      * @param stateDirectory where the journal and resume state live

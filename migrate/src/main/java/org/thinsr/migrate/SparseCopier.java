@@ -48,6 +48,8 @@ public final class SparseCopier {
     }
 
     /**
+     * How the copy runs.
+     *
      * @param connections parallel workers, 1 to 64
      * @param chunkBytes 64 KiB to 64 MiB
      * @param journalEveryBytes with a journal, each worker flushes its sink and records what it did

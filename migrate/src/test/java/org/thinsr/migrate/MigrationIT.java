@@ -124,7 +124,7 @@ class MigrationIT {
                         "qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", a.toString(), b.toString())
                 .redirectErrorStream(true)
                 .start();
-        String output = new String(compare.getInputStream().readAllBytes());
+        String output = new String(compare.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         assertThat(compare.waitFor(120, TimeUnit.SECONDS)).isTrue();
         assertThat(compare.exitValue()).as(output).isZero();
     }
