@@ -125,8 +125,16 @@ final class LvmReport {
     }
 
     static List<VolumeGroup> parseVolumeGroups(String json) {
+        return parseVolumeGroups(json, "vg");
+    }
+
+    /**
+     * The VG columns of a report: {@code kind} is {@code vg} for vgs, or {@code lv} for an lvs
+     * report run with {@code -o} {@link #LV_FIELDS}{@code ,}{@link #VG_FIELDS} (one row per LV).
+     */
+    static List<VolumeGroup> parseVolumeGroups(String json, String kind) {
         List<VolumeGroup> groups = new ArrayList<>();
-        for (JsonNode row : rows(json, "vg")) {
+        for (JsonNode row : rows(json, kind)) {
             try {
                 groups.add(new VolumeGroup(
                         text(row, "vg_name"),

@@ -110,7 +110,7 @@ public final class LvmThinBackend implements StorageBackend {
     private static final int ZERO_CHUNK_BYTES = 8 << 20;
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final LvmCommandRunner runner;
+    private final CachingRunner runner;
     private final Path lockDirectory;
     private final long minimumHeadroomBytes;
 
@@ -120,7 +120,7 @@ public final class LvmThinBackend implements StorageBackend {
     }
 
     LvmThinBackend(LvmCommandRunner runner, Path lockDirectory, long minimumHeadroomBytes) {
-        this.runner = runner;
+        this.runner = new CachingRunner(runner);
         this.lockDirectory = lockDirectory;
         if (minimumHeadroomBytes < MIB) {
             throw new IllegalArgumentException("headroom below 1 MiB: " + minimumHeadroomBytes);
@@ -137,6 +137,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public SrInfo createSr(SrConfig config) {
+        runner.forget();
         SrInfo sr = describe(config);
         String vg = sr.location();
         Optional<VolumeGroup> existing = volumeGroup(vg);
@@ -268,7 +269,8 @@ public final class LvmThinBackend implements StorageBackend {
             String first = devices.split(",", -1)[0];
             vg = config.get("vg")
                     .orElse("thinsr_" + Path.of(first).getFileName().toString().replaceAll("[^A-Za-z0-9+_.-]", "_"));
-            if (config.get("pool").isPresent() || config.get("pool-size").isPresent()) {
+            if (!config.get("pool").orElse(POOL_NAME).equals(POOL_NAME)
+                    || config.get("pool-size").isPresent()) {
                 throw new ThinsrException(
                         ErrorCode.INVALID_ARGUMENT,
                         "pool and pool-size are be-nice settings; own-the-world sizes its pool itself");
@@ -305,6 +307,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public SrInfo introduceSr(SrConfig config) {
+        runner.forget();
         SrInfo sr = describe(config);
         requireSr(sr);
         activatePool(sr);
@@ -313,6 +316,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public void forgetSr(SrInfo sr) {
+        runner.forget();
         String vg = sr.location();
         if (volumeGroup(vg).isEmpty()) {
             return;
@@ -334,6 +338,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public void destroySr(SrInfo sr) {
+        runner.forget();
         String vg = sr.location();
         Optional<VolumeGroup> group = volumeGroup(vg);
         if (group.isEmpty()) {
@@ -392,6 +397,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public SrStat statSr(SrInfo sr) {
+        runner.forget();
         VolumeGroup group = requireSr(sr);
         LogicalVolume pool = requirePool(sr);
         long poolUsed = usedBytes(pool);
@@ -409,6 +415,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public long blockSizeBytes(SrInfo sr) {
+        runner.forget();
         long chunk = requirePool(sr).chunkSizeBytes();
         if (chunk < 512 || Long.bitCount(chunk) != 1) {
             throw new ThinsrException(
@@ -419,6 +426,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public MetadataArea openMetadata(SrInfo sr) throws IOException {
+        runner.forget();
         requireSr(sr);
         LogicalVolume metadata = findLogicalVolume(sr.location(), METADATA_NAME)
                 .filter(lv -> lv.tags().contains(TAG))
@@ -431,6 +439,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public Path lockFile(SrInfo sr) {
+        runner.forget();
         try {
             Files.createDirectories(lockDirectory);
         } catch (IOException e) {
@@ -450,6 +459,7 @@ public final class LvmThinBackend implements StorageBackend {
             Provisioning provisioning,
             Optional<Origin> origin,
             Progress progress) {
+        runner.forget();
         checkName(volumeName);
         if (virtualSizeBytes <= 0) {
             throw new ThinsrException(ErrorCode.INVALID_ARGUMENT, "virtual size is not positive: " + virtualSizeBytes);
@@ -511,6 +521,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public boolean destroyVolume(SrInfo sr, String volumeName) {
+        runner.forget();
         checkName(volumeName);
         requireSr(sr);
         Optional<LogicalVolume> lv = findOwnVolume(sr, volumeName);
@@ -524,11 +535,13 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public VolumeInfo snapshot(SrInfo sr, String volumeName, String snapshotName) {
+        runner.forget();
         return copy(sr, volumeName, snapshotName, true);
     }
 
     @Override
     public VolumeInfo clone(SrInfo sr, String volumeName, String cloneName) {
+        runner.forget();
         return copy(sr, volumeName, cloneName, false);
     }
 
@@ -571,7 +584,8 @@ public final class LvmThinBackend implements StorageBackend {
         }
         // lvm suspends an origin it activated itself; a thinsr_ext device is suspended here
         String external = externalDmName(vg, source);
-        boolean suspended = externalDevice(external).isPresent();
+        boolean suspended =
+                originTag(lv).isPresent() && externalDevice(external).isPresent();
         if (suspended) {
             runner.run(List.of("dmsetup", "suspend", external));
         }
@@ -587,6 +601,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public VolumeInfo resize(SrInfo sr, String volumeName, long newVirtualSizeBytes) {
+        runner.forget();
         checkName(volumeName);
         VolumeGroup group = requireSr(sr);
         LogicalVolume lv = requireOwnVolume(sr, volumeName);
@@ -602,7 +617,8 @@ public final class LvmThinBackend implements StorageBackend {
             return toVolumeInfo(sr, lv);
         }
         String vg = sr.location();
-        if (externalDevice(externalDmName(vg, volumeName)).isPresent()) {
+        if (originTag(lv).isPresent()
+                && externalDevice(externalDmName(vg, volumeName)).isPresent()) {
             throw new ThinsrException(
                     ErrorCode.VDI_IN_USE, volumeName + " has an external origin and is attached; detach it to resize");
         }
@@ -632,6 +648,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public Attachment attach(SrInfo sr, String volumeName, Optional<Origin> origin, boolean readOnly) {
+        runner.forget();
         checkName(volumeName);
         requireSr(sr);
         LogicalVolume lv = requireOwnVolume(sr, volumeName);
@@ -768,17 +785,23 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public void detach(SrInfo sr, String volumeName) {
+        runner.forget();
         checkName(volumeName);
         String vg = sr.location();
-        String external = externalDmName(vg, volumeName);
-        Optional<String> originDevice = externalDevice(external);
-        if (originDevice.isPresent()) {
-            runner.run(List.of("dmsetup", "remove", external));
-            releaseOrigin(originDevice.get());
+        Optional<LogicalVolume> lv = findOwnVolume(sr, volumeName);
+        if (lv.isEmpty()) {
             return;
         }
-        Optional<LogicalVolume> lv = findOwnVolume(sr, volumeName);
-        if (lv.isPresent() && lv.get().isActive()) {
+        if (originTag(lv.get()).isPresent()) {
+            String external = externalDmName(vg, volumeName);
+            Optional<String> originDevice = externalDevice(external);
+            if (originDevice.isPresent()) {
+                runner.run(List.of("dmsetup", "remove", external));
+                releaseOrigin(originDevice.get());
+            }
+            return;
+        }
+        if (lv.get().isActive()) {
             runner.run(List.of("lvchange", "-q", "-an", vg + "/" + volumeName));
         }
     }
@@ -791,6 +814,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public Optional<Attachment> attachment(SrInfo sr, String volumeName) {
+        runner.forget();
         checkName(volumeName);
         Optional<LogicalVolume> lv = findOwnVolume(sr, volumeName);
         return lv.isEmpty() ? Optional.empty() : attachment(sr, lv.get());
@@ -799,7 +823,10 @@ public final class LvmThinBackend implements StorageBackend {
     private Optional<Attachment> attachment(SrInfo sr, LogicalVolume lv) {
         String vg = sr.location();
         String external = externalDmName(vg, lv.name());
-        if (externalDevice(external).isPresent()) {
+        if (originTag(lv).isPresent()) {
+            if (externalDevice(external).isEmpty()) {
+                return Optional.empty();
+            }
             String info = runner.run(List.of("dmsetup", "info", "-c", "--noheadings", "-o", "attr", external));
             boolean readOnly = info.strip().endsWith("r");
             return Optional.of(
@@ -850,6 +877,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public AllocationMap allocationMap(SrInfo sr, String volumeName) {
+        runner.forget();
         checkName(volumeName);
         requireSr(sr);
         LogicalVolume lv = requireOwnVolume(sr, volumeName);
@@ -927,6 +955,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public ExtentSet delta(SrInfo sr, String volumeName, String baseVolumeName) {
+        runner.forget();
         checkName(volumeName);
         checkName(baseVolumeName);
         requireSr(sr);
@@ -991,6 +1020,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public VolumeInfo statVolume(SrInfo sr, String volumeName) {
+        runner.forget();
         checkName(volumeName);
         requireSr(sr);
         return toVolumeInfo(sr, requireOwnVolume(sr, volumeName));
@@ -998,6 +1028,7 @@ public final class LvmThinBackend implements StorageBackend {
 
     @Override
     public List<VolumeInfo> listVolumes(SrInfo sr) {
+        runner.forget();
         requireSr(sr);
         return ownVolumes(sr).stream()
                 .map(lv -> toVolumeInfo(sr, lv))
@@ -1054,11 +1085,44 @@ public final class LvmThinBackend implements StorageBackend {
     // ---- lookups ------------------------------------------------------------------------------
 
     private Optional<VolumeGroup> volumeGroup(String vg) {
+        Optional<String> report = lvsReport(vg);
+        if (report.isEmpty()) {
+            return Optional.empty();
+        }
+        List<VolumeGroup> fromLvs = LvmReport.parseVolumeGroups(report.get(), "lv");
+        if (!fromLvs.isEmpty()) {
+            return Optional.of(fromLvs.getFirst());
+        }
+        // a VG without any LV: lvs has no row to carry the VG's columns
         String json = runner.run(
-                List.of("vgs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", LvmReport.VG_FIELDS));
+                List.of("vgs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", LvmReport.VG_FIELDS, vg));
         return LvmReport.parseVolumeGroups(json).stream()
                 .filter(g -> g.name().equals(vg))
                 .findFirst();
+    }
+
+    /**
+     * One {@code lvs} report of the VG with LV and VG columns (remembered within a call), or empty
+     * when the VG does not exist.
+     */
+    private Optional<String> lvsReport(String vg) {
+        try {
+            return Optional.of(runner.run(List.of(
+                    "lvs",
+                    "--reportformat",
+                    "json",
+                    "--units",
+                    "b",
+                    "--nosuffix",
+                    "-o",
+                    LvmReport.LV_FIELDS + "," + LvmReport.VG_FIELDS,
+                    vg)));
+        } catch (ThinsrException e) {
+            if (e.code() == ErrorCode.TOOL_FAILED && e.getMessage().contains("Volume group \"" + vg + "\" not found")) {
+                return Optional.empty();
+            }
+            throw e;
+        }
     }
 
     private VolumeGroup requireVolumeGroup(String vg) {
@@ -1111,9 +1175,9 @@ public final class LvmThinBackend implements StorageBackend {
     }
 
     private List<LogicalVolume> logicalVolumes(String vg) {
-        String json = runner.run(
-                List.of("lvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", LvmReport.LV_FIELDS, vg));
-        return LvmReport.parseLogicalVolumes(json);
+        return LvmReport.parseLogicalVolumes(lvsReport(vg)
+                .orElseThrow(() ->
+                        new ThinsrException(ErrorCode.SR_NOT_FOUND, "volume group " + vg + " does not exist", vg)));
     }
 
     private Optional<LogicalVolume> findLogicalVolume(String vg, String name) {
@@ -1255,6 +1319,56 @@ public final class LvmThinBackend implements StorageBackend {
         }
         if (total == 0) {
             progress.update(0, 0);
+        }
+    }
+
+    /**
+     * Remembers the output of lvm's and dmsetup's reports within one backend call (they are read
+     * several times per operation and cost ~0.3 s each on a slow host); any other command, and the
+     * start of every public call ({@link #forget}), drops what it remembered. Not thread-safe, like
+     * the backend's calls on one SR.
+     */
+    private static final class CachingRunner implements LvmCommandRunner {
+        private static final Set<String> REPORTS = Set.of("lvs", "vgs", "pvs");
+        private final LvmCommandRunner delegate;
+        private final Map<List<String>, String> remembered = new java.util.HashMap<>();
+
+        CachingRunner(LvmCommandRunner delegate) {
+            this.delegate = delegate;
+        }
+
+        void forget() {
+            remembered.clear();
+        }
+
+        @Override
+        public String run(List<String> command) {
+            boolean report = REPORTS.contains(command.getFirst())
+                    || (command.getFirst().equals("dmsetup")
+                            && command.size() > 1
+                            && Set.of("ls", "table").contains(command.get(1)));
+            if (!report) {
+                remembered.clear();
+                return delegate.run(command);
+            }
+            String cached = remembered.get(command);
+            if (cached == null) {
+                cached = delegate.run(command);
+                remembered.put(List.copyOf(command), cached);
+            }
+            return cached;
+        }
+
+        @Override
+        public <T> T run(List<String> command, StdoutParser<T> parser) {
+            remembered.clear();
+            return delegate.run(command, parser);
+        }
+
+        @Override
+        public void runDetaching(List<String> command) {
+            remembered.clear();
+            delegate.runDetaching(command);
         }
     }
 }

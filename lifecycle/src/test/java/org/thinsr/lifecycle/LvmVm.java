@@ -50,6 +50,7 @@ final class LvmVm {
                 run("vgremove", "-q", "-f", fields[1]);
             }
             run("pvremove", "-q", "-f", disk);
+            return;
         }
     }
 
