@@ -88,4 +88,42 @@ class LvmReportTest {
         }
         assertThat(LvmThinBackend.dmName("my-vg", "a-b")).isEqualTo("my--vg-a--b");
     }
+
+    @Test
+    void originTagRoundTripsAnyLocationAndRefusesAMangledOne() {
+        Origin origin = new Origin("/srv/templates/débian 12 (x).qcow2", "qcow2", 10L << 30);
+        String tag = LvmThinBackend.originTag(origin);
+        assertThat(tag).matches("[A-Za-z0-9_+.:-]+");
+        LvmReport.LogicalVolume lv = new LvmReport.LogicalVolume(
+                "v",
+                1 << 20,
+                "Vwi---tz-k",
+                java.util.Set.of("thinsr", tag),
+                "thinsr_pool",
+                "",
+                1,
+                -1,
+                -1,
+                0,
+                0,
+                "thin");
+        assertThat(LvmThinBackend.originTag(lv))
+                .contains(new LvmThinBackend.OriginTag("qcow2", 10L << 30, origin.location()));
+        LvmReport.LogicalVolume mangled = new LvmReport.LogicalVolume(
+                "v",
+                1 << 20,
+                "Vwi---tz-k",
+                java.util.Set.of("thinsr_origin:qcow2:12:zz"),
+                "p",
+                "",
+                1,
+                -1,
+                -1,
+                0,
+                0,
+                "thin");
+        assertThatThrownBy(() -> LvmThinBackend.originTag(mangled))
+                .isInstanceOfSatisfying(
+                        ThinsrException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.CORRUPT_INPUT));
+    }
 }
