@@ -88,6 +88,11 @@ public final class ExtentSet {
         return bounds[bounds.length - 1];
     }
 
+    /** Number of {@code long}s this set stores (two per extent); for memory accounting and tests. */
+    int storedLongs() {
+        return bounds.length;
+    }
+
     /** Sum of the lengths of all extents, in bytes. */
     public long totalLength() {
         long total = 0;

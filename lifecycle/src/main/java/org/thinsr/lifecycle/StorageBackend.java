@@ -22,10 +22,9 @@ import org.thinsr.allocmap.ThinsrException;
  *   <li>An SR is named by the {@link SrInfo} that {@link #createSr} or {@link #introduceSr} returned
  *       (or one rebuilt from the same {@link SrInfo#location()} and configuration).
  *   <li>A volume is named by its <em>volume name</em>: the file stem or LV name chosen by the
- *       caller with {@code VolumeNames}. Valid names match {@code [A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,63}}
- *       and are neither {@code .} nor {@code ..}; a backend throws {@link ErrorCode#INVALID_ARGUMENT}
- *       for anything else, before touching storage. Names starting with {@code .} and names the
- *       backend reserves for itself (hidden bases, the metadata area, the thin pool) never appear
+ *       caller with {@code VolumeNames}. Valid names match {@code [A-Za-z0-9+_][A-Za-z0-9+_.-]{0,63}}
+ *       ({@link VolumeNames#isValid}); a backend throws {@link ErrorCode#INVALID_ARGUMENT} for
+ *       anything else, before touching storage. Names the backend reserves for itself (hidden bases, the metadata area, the thin pool) never appear
  *       in {@link #listVolumes}.
  *   <li>Sizes and offsets are bytes. A backend may round a requested virtual size up to its
  *       granularity (512 bytes for files, the VG extent size for LVM); the returned {@link

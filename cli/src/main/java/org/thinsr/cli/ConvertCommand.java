@@ -1,0 +1,661 @@
+package org.thinsr.cli;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.function.LongConsumer;
+import org.thinsr.allocmap.AllocationMap;
+import org.thinsr.allocmap.BlockSource;
+import org.thinsr.allocmap.ErrorCode;
+import org.thinsr.allocmap.QemuImgMapParser;
+import org.thinsr.allocmap.ThinsrException;
+import org.thinsr.vhdstream.ChunkedDecoder;
+import org.thinsr.vhdstream.ChunkedEncoder;
+import org.thinsr.vhdstream.Compression;
+import org.thinsr.vhdstream.RawDelta;
+import org.thinsr.vhdstream.RawFileSink;
+import org.thinsr.vhdstream.RawFileSource;
+import org.thinsr.vhdstream.RawWriter;
+import org.thinsr.vhdstream.RawZeroScan;
+import org.thinsr.vhdstream.TarChecksum;
+import org.thinsr.vhdstream.TarPlan;
+import org.thinsr.vhdstream.TarReader;
+import org.thinsr.vhdstream.TarWriter;
+import org.thinsr.vhdstream.VhdFooter;
+import org.thinsr.vhdstream.VhdLayout;
+import org.thinsr.vhdstream.VhdOptions;
+import org.thinsr.vhdstream.VhdParent;
+import org.thinsr.vhdstream.VhdParentLocator;
+import org.thinsr.vhdstream.VhdReader;
+import org.thinsr.vhdstream.VhdWriter;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code thinsr convert}: one disk image format to another, reading and writing only allocated
+ * data. Inputs that cannot be read by position (streams, compressed files, VHD, qcow2, tar,
+ * chunked) are first unpacked into a sparse temporary raw file next to the output; the output is
+ * written to a temporary name and renamed into place only when complete.
+ */
+@Command(
+        name = "convert",
+        mixinStandardHelpOptions = true,
+        description = "Convert a disk image between raw, VHD, qcow2 (input only), XVA tar and xapi chunked streams,"
+                + " sparsely: only allocated data is read and written.")
+final class ConvertCommand implements Callable<Integer> {
+    /** Granularity of the zero scan and of the delta comparison. */
+    static final int SCAN_GRANULARITY = 64 << 10;
+    /** The largest disk a stream of unknown size may describe (the format limit of ext4 files). */
+    static final long MAX_STREAM_DISK = 16L << 40;
+
+    enum From {
+        RAW,
+        VHD,
+        QCOW2,
+        TAR,
+        CHUNKED,
+        AUTO
+    }
+
+    enum To {
+        RAW,
+        VHD,
+        VHD_FIXED,
+        TAR,
+        CHUNKED
+    }
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(
+            names = "--from",
+            paramLabel = "FORMAT",
+            description = "Input format: raw, vhd, qcow2, tar, chunked or auto (default: ${DEFAULT-VALUE}; detects"
+                    + " gzip/zstd, VHD, qcow2 and tar by their magic, anything else is raw).",
+            defaultValue = "auto",
+            converter = FromConverter.class)
+    From from;
+
+    @Option(
+            names = "--to",
+            required = true,
+            paramLabel = "FORMAT",
+            description = "Output format: raw, vhd (dynamic), vhd-fixed, tar (XVA disk chunks) or chunked.",
+            converter = ToConverter.class)
+    To to;
+
+    @Option(
+            names = "--base",
+            paramLabel = "BASE",
+            description = "Write only what differs from BASE (a raw, VHD or qcow2 file): a differencing VHD"
+                    + " (BASE must then be a VHD), or the changed chunks of a tar or chunked stream.")
+    Path base;
+
+    @Option(
+            names = "--compress",
+            paramLabel = "ALGORITHM",
+            description = "Compress the output with gzip or zstd.",
+            converter = CompressionConverter.class)
+    Compression compress;
+
+    @Option(names = "--progress", description = "Show a progress bar on stderr when it is a terminal.")
+    boolean progress;
+
+    @Option(
+            names = "--size",
+            paramLabel = "BYTES",
+            description = "Disk size for a chunked input (default: the end of its furthest chunk); checked for tar.")
+    Long size;
+
+    @Option(
+            names = "--tar-prefix",
+            paramLabel = "PREFIX",
+            defaultValue = "vdi/",
+            description = "Entry-name prefix of tar chunks (default: ${DEFAULT-VALUE}; VM exports use Ref:N/).")
+    String tarPrefix;
+
+    @Option(
+            names = "--tar-checksum",
+            paramLabel = "KIND",
+            defaultValue = "xxhash",
+            description = "Checksum companion of tar chunks: xxhash (default) or sha1 (legacy .checksum).")
+    String tarChecksum;
+
+    @Option(
+            names = "--no-zero-scan",
+            description = "Do not read allocated data to find all-zero blocks; copy it as it is.")
+    boolean noZeroScan;
+
+    @Parameters(index = "0", paramLabel = "INPUT", description = "Input file, or - for standard input.")
+    String input;
+
+    @Parameters(index = "1", paramLabel = "OUTPUT", description = "Output file, or - for standard output.")
+    String output;
+
+    private final List<Path> temporaries = new ArrayList<>();
+
+    @Override
+    public Integer call() throws IOException {
+        try {
+            validate();
+            Path workDir = workDirectory();
+            Disk disk = open(from, input, workDir, size);
+            try (BlockSource source = disk.source()) {
+                AllocationMap map = disk.map();
+                if (base != null) {
+                    Disk baseDisk = open(From.AUTO, base.toString(), workDir, null);
+                    try (BlockSource baseSource = baseDisk.source()) {
+                        map = RawDelta.changed(map, source, baseDisk.map(), baseSource, SCAN_GRANULARITY);
+                    }
+                } else if (!noZeroScan && to != To.RAW) {
+                    map = RawZeroScan.refine(map, source, SCAN_GRANULARITY);
+                }
+                write(map, source);
+            }
+            return 0;
+        } finally {
+            for (Path temporary : temporaries) {
+                Files.deleteIfExists(temporary);
+            }
+        }
+    }
+
+    private void validate() {
+        if (base != null && (to == To.RAW || to == To.VHD_FIXED)) {
+            throw new ThinsrException(
+                    ErrorCode.INVALID_ARGUMENT,
+                    "--base makes a delta, which --to " + label(to) + " cannot carry; use vhd, tar or chunked");
+        }
+        if (input.equals("-") && from == From.QCOW2) {
+            throw new ThinsrException(ErrorCode.INVALID_ARGUMENT, "qcow2 input must be a file, not standard input");
+        }
+        if (size != null && size < 0) {
+            throw new ThinsrException(ErrorCode.INVALID_ARGUMENT, "--size is negative: " + size);
+        }
+        tarChecksum();
+    }
+
+    private TarChecksum tarChecksum() {
+        return switch (tarChecksum) {
+            case "xxhash" -> TarChecksum.XXHASH;
+            case "sha1" -> TarChecksum.SHA1;
+            default ->
+                throw new ThinsrException(
+                        ErrorCode.INVALID_ARGUMENT,
+                        "--tar-checksum: actual " + tarChecksum + ", expected xxhash or sha1");
+        };
+    }
+
+    /** Where temporary files go: beside the output (same file system), else the system temp dir. */
+    private Path workDirectory() {
+        if (!output.equals("-")) {
+            Path parent = Path.of(output).toAbsolutePath().getParent();
+            if (parent != null && Files.isDirectory(parent)) {
+                return parent;
+            }
+        }
+        return Path.of(System.getProperty("java.io.tmpdir"));
+    }
+
+    private Path temporary(Path dir, String suffix) throws IOException {
+        Path file = Files.createTempFile(dir, ".thinsr-convert-", suffix);
+        temporaries.add(file);
+        return file;
+    }
+
+    /**
+     * The temporary name the output is written under before the rename: beside it, created with
+     * the default permissions (so the umask applies, unlike a private scratch file).
+     */
+    private Path outputTemporary(Path target) throws IOException {
+        Path file = directoryOf(target)
+                .resolve("." + target.getFileName() + ".thinsr-" + Long.toUnsignedString(System.nanoTime(), 36));
+        Files.createFile(file);
+        temporaries.add(file);
+        return file;
+    }
+
+    /** A readable disk: its allocation map and a source to read it by position. */
+    record Disk(AllocationMap map, BlockSource source) {}
+
+    private Disk open(From format, String name, Path workDir, Long expectedSize) throws IOException {
+        boolean stdin = name.equals("-");
+        Path path = stdin ? null : Path.of(name);
+        if (path != null && !Files.exists(path)) {
+            throw new java.nio.file.NoSuchFileException(name);
+        }
+        if (path != null && (format == From.RAW || format == From.QCOW2)) {
+            return format == From.RAW ? openRaw(path) : openQcow2(path, workDir);
+        }
+        BufferedInputStream buffered = new BufferedInputStream(stdin ? System.in : Files.newInputStream(path), 1 << 16);
+        Compression compression = Compression.detect(buffered);
+        if (compression == Compression.NONE && format == From.RAW && stdin) {
+            return spoolRaw(buffered, workDir);
+        }
+        BufferedInputStream plain = compression == Compression.NONE
+                ? buffered
+                : new BufferedInputStream(compression.decompress(buffered), 1 << 16);
+        try (InputStream in = plain) {
+            From resolved = format == From.AUTO ? detect(plain) : format;
+            if (resolved == From.AUTO) {
+                throw new IllegalStateException("detect returned AUTO");
+            }
+            return switch (resolved) {
+                case RAW -> compression == Compression.NONE && path != null ? openRaw(path) : spoolRaw(in, workDir);
+                case QCOW2 -> {
+                    if (compression != Compression.NONE || path == null) {
+                        throw new ThinsrException(
+                                ErrorCode.UNSUPPORTED, name + ": qcow2 input must be an uncompressed file");
+                    }
+                    yield openQcow2(path, workDir);
+                }
+                case VHD -> openVhd(in, compression == Compression.NONE ? path : null, workDir);
+                case TAR -> openTar(in, workDir, expectedSize);
+                case CHUNKED -> openChunked(in, workDir, expectedSize);
+                case AUTO -> throw new IllegalStateException("unreachable");
+            };
+        }
+    }
+
+    /** The format of a stream from its first 512 bytes (without consuming them). */
+    static From detect(BufferedInputStream in) throws IOException {
+        byte[] head = new byte[512];
+        in.mark(head.length);
+        int read = in.readNBytes(head, 0, head.length);
+        in.reset();
+        if (read >= 8 && new String(head, 0, 8, StandardCharsets.ISO_8859_1).equals("conectix")) {
+            return From.VHD;
+        }
+        if (read >= 4 && head[0] == 'Q' && head[1] == 'F' && head[2] == 'I' && (head[3] & 0xff) == 0xfb) {
+            return From.QCOW2;
+        }
+        if (read == 512 && new String(head, 257, 5, StandardCharsets.ISO_8859_1).equals("ustar")) {
+            return From.TAR;
+        }
+        return From.RAW;
+    }
+
+    private static Disk openRaw(Path path) throws IOException {
+        RawFileSource source = RawFileSource.open(path);
+        try {
+            return new Disk(source.allocationMap(), source);
+        } catch (IOException | RuntimeException e) {
+            source.close();
+            throw e;
+        }
+    }
+
+    /** A raw stream into a sparse temporary file: all-zero 4 KiB blocks become holes. */
+    private Disk spoolRaw(InputStream in, Path workDir) throws IOException {
+        Path file = temporary(workDir, ".raw");
+        long total = 0;
+        try (RawFileSink sink = RawFileSink.createGrowable(file, MAX_STREAM_DISK)) {
+            byte[] buffer = new byte[1 << 20];
+            int read;
+            while ((read = in.readNBytes(buffer, 0, buffer.length)) > 0) {
+                for (int block = 0; block < read; block += 4096) {
+                    int end = Math.min(read, block + 4096);
+                    if (!isZero(buffer, block, end)) {
+                        sink.write(total + block, ByteBuffer.wrap(buffer, block, end - block));
+                    }
+                }
+                total += read;
+                if (total > MAX_STREAM_DISK) {
+                    throw new ThinsrException(
+                            ErrorCode.UNSUPPORTED, "raw input is larger than " + MAX_STREAM_DISK + " bytes");
+                }
+            }
+            sink.resize(total);
+        }
+        return openRaw(file);
+    }
+
+    private static boolean isZero(byte[] buffer, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (buffer[i] != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * qcow2: the allocation map from {@code qemu-img map --output=json}, the data from {@code
+     * qemu-img convert -O raw} into a sparse temporary file (a first version; see the man page).
+     */
+    private Disk openQcow2(Path path, Path workDir) throws IOException {
+        byte[] json = ConvertTools.run(
+                List.of("qemu-img", "map", "--output=json", "-f", "qcow2", path.toString()),
+                Duration.ofMinutes(10),
+                1L << 30);
+        AllocationMap map = QemuImgMapParser.parse(new java.io.ByteArrayInputStream(json), "qemu-img map " + path);
+        Path raw = temporary(workDir, ".raw");
+        ConvertTools.run(
+                List.of("qemu-img", "convert", "-f", "qcow2", "-O", "raw", path.toString(), raw.toString()),
+                Duration.ofHours(24),
+                1 << 20);
+        RawFileSource source = RawFileSource.open(raw);
+        if (source.size() != map.virtualSize()) {
+            source.close();
+            throw new ThinsrException(
+                    ErrorCode.TOOL_FAILED,
+                    "qemu-img map says " + map.virtualSize() + " bytes but qemu-img convert wrote " + source.size());
+        }
+        return new Disk(map, source);
+    }
+
+    /**
+     * VHD: imported by {@link VhdReader} into a sparse temporary raw file (a stream is first copied
+     * to a temporary file, since the footer sits at its end).
+     */
+    private Disk openVhd(InputStream in, Path path, Path workDir) throws IOException {
+        Path vhd = path;
+        if (vhd == null) {
+            vhd = temporary(workDir, ".vhd");
+            try (OutputStream out = Files.newOutputStream(vhd)) {
+                in.transferTo(out);
+            }
+        }
+        Path raw = temporary(workDir, ".raw");
+        try (FileChannel channel = FileChannel.open(vhd, StandardOpenOption.READ);
+                RawFileSink sink = RawFileSink.createGrowable(raw, MAX_STREAM_DISK)) {
+            VhdReader.Result result = VhdReader.readFile(channel, sink, true);
+            sink.resize(result.virtualSize());
+        }
+        return openRaw(raw);
+    }
+
+    /** The parent of a differencing VHD made against {@code base}, which must be a VHD file. */
+    private static VhdParent vhdParent(Path base) throws IOException {
+        VhdFooter footer;
+        try (FileChannel channel = FileChannel.open(base, StandardOpenOption.READ)) {
+            byte[] bytes = new byte[512];
+            long length = channel.size();
+            long footerAt = Math.max(0, (length - 1) & ~511L);
+            ByteBuffer buffer = ByteBuffer.wrap(bytes);
+            while (buffer.hasRemaining() && channel.read(buffer, footerAt + buffer.position()) > 0) {
+                // read the footer sector
+            }
+            if (buffer.hasRemaining() || !new String(bytes, 0, 8, StandardCharsets.ISO_8859_1).equals("conectix")) {
+                throw new ThinsrException(
+                        ErrorCode.INVALID_ARGUMENT,
+                        "--to vhd --base needs a VHD base to be the parent of the differencing disk; " + base
+                                + " has no VHD footer at offset " + footerAt);
+            }
+            footer = VhdFooter.decode(bytes);
+        }
+        Instant timestamp = Instant.ofEpochSecond(VHD_EPOCH_SECONDS + Integer.toUnsignedLong(footer.timestamp()));
+        String name = base.getFileName().toString();
+        return new VhdParent(
+                footer.uniqueId(),
+                timestamp,
+                name,
+                List.of(
+                        new VhdParent.Locator(VhdParentLocator.PLATFORM_W2RU, ".\\" + name),
+                        new VhdParent.Locator(
+                                VhdParentLocator.PLATFORM_W2KU,
+                                base.toAbsolutePath().toString())));
+    }
+
+    /** 2000-01-01T00:00:00Z, the VHD time origin, in Unix seconds. */
+    static final long VHD_EPOCH_SECONDS = 946_684_800L;
+
+    private Disk openTar(InputStream in, Path workDir, Long expectedSize) throws IOException {
+        Path file = temporary(workDir, ".raw");
+        try (RawFileSink sink = expectedSize != null
+                ? RawFileSink.create(file, expectedSize)
+                : RawFileSink.createGrowable(file, MAX_STREAM_DISK)) {
+            long covered = new TarReader(tarPrefix, true, TarReader.Target.ZEROED, TarReader.DEFAULT_MAX_CHUNK_SIZE)
+                    .read(in, sink, expectedSize != null);
+            if (expectedSize == null) {
+                sink.resize(covered);
+            }
+        }
+        return openRaw(file);
+    }
+
+    private Disk openChunked(InputStream in, Path workDir, Long expectedSize) throws IOException {
+        Path file = temporary(workDir, ".raw");
+        try (RawFileSink sink = expectedSize != null
+                ? RawFileSink.create(file, expectedSize)
+                : RawFileSink.createGrowable(file, MAX_STREAM_DISK)) {
+            long end = new ChunkedDecoder().decode(in, sink);
+            if (expectedSize == null) {
+                sink.resize(end);
+            }
+        }
+        return openRaw(file);
+    }
+
+    private void write(AllocationMap map, BlockSource source) throws IOException {
+        boolean toStdout = output.equals("-");
+        Compression compression = compress == null ? Compression.NONE : compress;
+        LongConsumer bar = bytes -> {};
+        ConvertProgress progressBar = null;
+        if (to == To.RAW && !toStdout && compression == Compression.NONE) {
+            RawWriter writer = new RawWriter(map, source);
+            if (ConvertProgress.wanted(progress)) {
+                progressBar = new ConvertProgress(spec.commandLine().getErr(), writer.length());
+                writer.progress(progressBar);
+            }
+            Path target = Path.of(output);
+            Path temporary = outputTemporary(target);
+            writer.writeToFile(temporary, !noZeroScan);
+            Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            temporaries.remove(temporary);
+            finish(progressBar);
+            return;
+        }
+        StreamWriter writer = streamWriter(map, source);
+        if (ConvertProgress.wanted(progress)) {
+            progressBar = new ConvertProgress(spec.commandLine().getErr(), writer.length());
+            bar = progressBar;
+        }
+        if (toStdout) {
+            OutputStream stdout = new FilterOutputStream(new FileOutputStream(FileDescriptor.out)) {
+                @Override
+                public void write(byte[] bytes, int offset, int length) throws IOException {
+                    out.write(bytes, offset, length);
+                }
+
+                @Override
+                public void close() throws IOException {
+                    flush(); // standard output stays open
+                }
+            };
+            try (OutputStream out = compression.compress(new BufferedOutputStream(stdout, 1 << 20))) {
+                writer.writeTo(out, bar);
+            }
+        } else {
+            Path target = Path.of(output);
+            Path temporary = outputTemporary(target);
+            FileOutputStream file = new FileOutputStream(temporary.toFile());
+            OutputStream durable = new FilterOutputStream(file) {
+                @Override
+                public void write(byte[] bytes, int offset, int length) throws IOException {
+                    out.write(bytes, offset, length);
+                }
+
+                @Override
+                public void close() throws IOException {
+                    try (file) {
+                        flush();
+                        file.getChannel().force(false); // on disk before the rename makes it visible
+                    }
+                }
+            };
+            try (OutputStream out = compression.compress(new BufferedOutputStream(durable, 1 << 20))) {
+                writer.writeTo(out, bar);
+            }
+            Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            temporaries.remove(temporary);
+        }
+        finish(progressBar);
+    }
+
+    private static void finish(ConvertProgress progressBar) {
+        if (progressBar != null) {
+            progressBar.finish();
+        }
+    }
+
+    private static Path directoryOf(Path target) {
+        Path parent = target.toAbsolutePath().getParent();
+        return parent == null ? Path.of(".") : parent;
+    }
+
+    /** One of the forward-only writers, with its exact length. */
+    interface StreamWriter {
+        long length();
+
+        void writeTo(OutputStream out, LongConsumer progress) throws IOException;
+    }
+
+    private StreamWriter streamWriter(AllocationMap map, BlockSource source) throws IOException {
+        return switch (to) {
+            case RAW -> {
+                RawWriter writer = new RawWriter(map, source);
+                yield new StreamWriter() {
+                    @Override
+                    public long length() {
+                        return writer.length();
+                    }
+
+                    @Override
+                    public void writeTo(OutputStream out, LongConsumer progress) throws IOException {
+                        writer.progress(progress).writeTo(out);
+                    }
+                };
+            }
+            case TAR -> {
+                long now = Instant.now().getEpochSecond();
+                TarPlan plan = base == null
+                        ? TarPlan.plan(map, tarPrefix, tarChecksum(), TarPlan.DEFAULT_CHUNK_SIZE, now)
+                        : TarPlan.planDelta(map, tarPrefix, tarChecksum(), TarPlan.DEFAULT_CHUNK_SIZE, now);
+                TarWriter writer = new TarWriter(plan, source);
+                yield new StreamWriter() {
+                    @Override
+                    public long length() {
+                        return writer.length();
+                    }
+
+                    @Override
+                    public void writeTo(OutputStream out, LongConsumer progress) throws IOException {
+                        writer.progress(progress).writeTo(out);
+                    }
+                };
+            }
+            case CHUNKED -> {
+                ChunkedEncoder writer = new ChunkedEncoder(map, source);
+                yield new StreamWriter() {
+                    @Override
+                    public long length() {
+                        return writer.length();
+                    }
+
+                    @Override
+                    public void writeTo(OutputStream out, LongConsumer progress) throws IOException {
+                        writer.progress(progress).writeTo(out);
+                    }
+                };
+            }
+            case VHD, VHD_FIXED -> {
+                Instant now = Instant.now();
+                VhdOptions options;
+                if (to == To.VHD_FIXED) {
+                    options = VhdOptions.fixed(now);
+                } else if (base != null) {
+                    options = VhdOptions.differencing(vhdParent(base), now);
+                } else {
+                    options = VhdOptions.dynamic(now).withSkipZeroBlocks(false); // the map is zero-scanned already
+                }
+                VhdLayout layout = VhdLayout.plan(map, options);
+                VhdWriter writer = new VhdWriter(layout, source);
+                yield new StreamWriter() {
+                    @Override
+                    public long length() {
+                        return layout.length();
+                    }
+
+                    @Override
+                    public void writeTo(OutputStream out, LongConsumer progress) throws IOException {
+                        writer.write(new FilterOutputStream(out) {
+                            private long written;
+
+                            @Override
+                            public void write(byte[] bytes, int offset, int length) throws IOException {
+                                out.write(bytes, offset, length);
+                                written += length;
+                                progress.accept(written);
+                            }
+                        });
+                    }
+                };
+            }
+        };
+    }
+
+    static String label(To format) {
+        return format.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    }
+
+    /** Accepts the lower-case names, as the man page spells them. */
+    static final class FromConverter implements picocli.CommandLine.ITypeConverter<From> {
+        @Override
+        public From convert(String value) {
+            return Arrays.stream(From.values())
+                    .filter(format ->
+                            format.name().toLowerCase(java.util.Locale.ROOT).equals(value))
+                    .findFirst()
+                    .orElseThrow(() -> new picocli.CommandLine.TypeConversionException(
+                            "unknown input format '" + value + "', expected raw, vhd, qcow2, tar, chunked or auto"));
+        }
+    }
+
+    static final class ToConverter implements picocli.CommandLine.ITypeConverter<To> {
+        @Override
+        public To convert(String value) {
+            return Arrays.stream(To.values())
+                    .filter(format -> label(format).equals(value))
+                    .findFirst()
+                    .orElseThrow(() -> new picocli.CommandLine.TypeConversionException(
+                            "unknown output format '" + value + "', expected raw, vhd, vhd-fixed, tar or chunked"));
+        }
+    }
+
+    static final class CompressionConverter implements picocli.CommandLine.ITypeConverter<Compression> {
+        @Override
+        public Compression convert(String value) {
+            if (value.equals("none")) {
+                throw new picocli.CommandLine.TypeConversionException("--compress takes gzip or zstd");
+            }
+            try {
+                return Compression.ofLabel(value);
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+}

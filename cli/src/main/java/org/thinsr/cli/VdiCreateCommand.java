@@ -1,0 +1,105 @@
+package org.thinsr.cli;
+
+import java.io.PrintWriter;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.thinsr.lifecycle.Progress;
+import org.thinsr.lifecycle.Provisioning;
+import org.thinsr.lifecycle.VdiView;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(
+        name = "vdi-create",
+        mixinStandardHelpOptions = true,
+        description = "Create an empty disk, thin by default, its volume named after the label.")
+final class VdiCreateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    LifecycleOptions options;
+
+    @Option(names = "--name", paramLabel = "LABEL", description = "The name label (also gives the volume name).")
+    String name = "";
+
+    @Option(names = "--description", paramLabel = "TEXT", description = "The description.")
+    String description = "";
+
+    @Option(
+            names = "--size",
+            required = true,
+            paramLabel = "SIZE",
+            converter = SizeConverter.class,
+            description = "The virtual size: bytes, or with a K, M, G, T suffix (powers of 1024).")
+    long size;
+
+    @Option(
+            names = "--preallocate",
+            description = "Allocate and zero every block now (slow; shows progress; Ctrl-C cancels and leaves no VDI).")
+    boolean preallocate;
+
+    @Option(names = "--key", paramLabel = "KEY=VALUE", description = "A key to set on the new VDI (repeatable).")
+    Map<String, String> keys = new HashMap<>();
+
+    @Override
+    public Integer call() {
+        AtomicBoolean cancelled = new AtomicBoolean();
+        CountDownLatch finished = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            cancelled.set(true);
+            try {
+                finished.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            ProgressBar bar = new ProgressBar(spec.commandLine().getErr(), "zeroing");
+            Progress progress = new Progress() {
+                @Override
+                public void update(long doneBytes, long totalBytes) {
+                    bar.update(doneBytes, totalBytes);
+                }
+
+                @Override
+                public boolean cancelled() {
+                    return cancelled.get();
+                }
+            };
+            VdiView vdi = options.lifecycle()
+                    .vdiCreate(
+                            options.srRef(),
+                            name,
+                            description,
+                            size,
+                            preallocate ? Provisioning.PREALLOCATED : Provisioning.THIN,
+                            keys,
+                            progress);
+            bar.finish();
+            PrintWriter out = spec.commandLine().getOut();
+            if (options.json) {
+                LifecycleOptions.printJson(out, vdi);
+            } else {
+                out.println(vdi.uuid() + " " + vdi.volume());
+                out.flush();
+            }
+            return 0;
+        } finally {
+            finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running: it only waits for this countDown
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+package org.thinsr.cli;
+
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(
+        name = "vdi-snapshot",
+        mixinStandardHelpOptions = true,
+        description = "Make a read-only point-in-time copy of a disk or a template.")
+final class VdiSnapshotCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    LifecycleOptions options;
+
+    @Parameters(index = "0", paramLabel = "VDI", description = "The VDI uuid.")
+    String vdi;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        VdiPrinter.print(out, options.lifecycle().vdiSnapshot(options.srRef(), vdi), options.json);
+        return 0;
+    }
+}

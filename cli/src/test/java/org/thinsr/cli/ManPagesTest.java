@@ -1,0 +1,34 @@
+package org.thinsr.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+class ManPagesTest {
+    private static final Path MAN_DIR = Path.of(System.getProperty("thinsr.man.dir", "../man"));
+
+    @Test
+    void everyCommandHasACurrentManPageWithTheHandWrittenSections() throws Exception {
+        assertThat(ManPages.check(MAN_DIR)).as("man page problems").isEmpty();
+    }
+
+    @Test
+    void everyCommandOfTheTreeIsListed() {
+        assertThat(ManPages.commands(Main.commandLine()))
+                .extracting(command -> ManPages.pageName(command.getCommandSpec()))
+                .contains("thinsr", "thinsr-map");
+    }
+
+    @Test
+    void troffSpecialsAreEscaped() {
+        assertThat(ManPages.escape("--size a\\b")).isEqualTo("\\-\\-size a\\eb");
+    }
+
+    @Test
+    void sectionsAreFoundQuotedOrNot() {
+        assertThat(ManPages.hasSection(".SH EXAMPLES\nx\n.SH \"EXIT STATUS\"\n", "EXIT STATUS"))
+                .isTrue();
+        assertThat(ManPages.hasSection(".SH EXAMPLES\n", "SEE ALSO")).isFalse();
+    }
+}

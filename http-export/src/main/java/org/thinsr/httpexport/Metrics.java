@@ -1,0 +1,66 @@
+package org.thinsr.httpexport;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+import org.thinsr.allocmap.ErrorCode;
+
+/** Counters of the service, rendered in the Prometheus text exposition format. Thread-safe. */
+final class Metrics {
+    final LongAdder bytesIn = new LongAdder();
+    final LongAdder bytesOut = new LongAdder();
+    final LongAdder requests = new LongAdder();
+    private final ConcurrentHashMap<ErrorCode, LongAdder> errors = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Integer, LongAdder> statuses = new ConcurrentHashMap<>();
+
+    void error(ErrorCode code) {
+        errors.computeIfAbsent(code, key -> new LongAdder()).increment();
+    }
+
+    void status(int status) {
+        statuses.computeIfAbsent(status, key -> new LongAdder()).increment();
+    }
+
+    long errorCount(ErrorCode code) {
+        LongAdder adder = errors.get(code);
+        return adder == null ? 0 : adder.sum();
+    }
+
+    String render(int transfersActive) {
+        StringBuilder text = new StringBuilder();
+        counter(text, "thinsr_http_requests_total", "HTTP requests handled.", requests.sum());
+        counter(text, "thinsr_http_bytes_in_total", "Request body bytes read.", bytesIn.sum());
+        counter(text, "thinsr_http_bytes_out_total", "Response body bytes written.", bytesOut.sum());
+        text.append("# HELP thinsr_transfers_active Transfers in flight.\n")
+                .append("# TYPE thinsr_transfers_active gauge\n")
+                .append("thinsr_transfers_active ")
+                .append(transfersActive)
+                .append('\n');
+        text.append("# HELP thinsr_http_responses_total Responses by status.\n")
+                .append("# TYPE thinsr_http_responses_total counter\n");
+        for (Map.Entry<Integer, LongAdder> entry : new TreeMap<>(statuses).entrySet()) {
+            text.append("thinsr_http_responses_total{status=\"")
+                    .append(entry.getKey())
+                    .append("\"} ")
+                    .append(entry.getValue().sum())
+                    .append('\n');
+        }
+        text.append("# HELP thinsr_errors_total Failed operations by error code.\n")
+                .append("# TYPE thinsr_errors_total counter\n");
+        for (Map.Entry<ErrorCode, LongAdder> entry : new TreeMap<>(errors).entrySet()) {
+            text.append("thinsr_errors_total{code=\"")
+                    .append(entry.getKey().name())
+                    .append("\"} ")
+                    .append(entry.getValue().sum())
+                    .append('\n');
+        }
+        return text.toString();
+    }
+
+    private static void counter(StringBuilder text, String name, String help, long value) {
+        text.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        text.append("# TYPE ").append(name).append(" counter\n");
+        text.append(name).append(' ').append(value).append('\n');
+    }
+}

@@ -1,0 +1,903 @@
+package org.thinsr.lifecycle;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.thinsr.allocmap.AllocationMap;
+import org.thinsr.allocmap.ErrorCode;
+import org.thinsr.allocmap.ExtentSet;
+import org.thinsr.allocmap.QemuImgMapParser;
+import org.thinsr.allocmap.ThinsrException;
+
+/**
+ * The embedded default backend: an SR is a directory, a thin volume a qcow2 file made by {@code
+ * qemu-img}, a preallocated volume a zero-written raw file. No root, no LVM.
+ *
+ * <p>Files in the SR directory:
+ *
+ * <pre>
+ *   NAME.qcow2 / NAME.raw       a visible volume; mode 0444 marks a snapshot (read-only)
+ *   .base-UUID.qcow2 / .raw     a hidden, read-only shared base of snapshots and clones
+ *   .tmp-*                      half-made files, removed by introduceSr
+ *   .thinsr-meta                the 4 MiB metadata area
+ *   .thinsr-lock                the SR lock file
+ * </pre>
+ *
+ * <p>Snapshot and clone of {@code S}: hard-link {@code S} to a new hidden base {@code B}, create
+ * qcow2 overlays on {@code B} (relative backing file name, so the directory can move) for the copy
+ * and for {@code S}, then rename the copy's overlay into place and the new {@code S} over the old
+ * one. Each rename is atomic, so a crash leaves {@code S} either as it was or as an overlay on
+ * {@code B} with the same content. A hidden base is deleted when no other file names it as its
+ * backing file.
+ *
+ * <p>Attach starts one {@code qemu-storage-daemon} per volume exporting it over NBD on a unix
+ * socket in the run directory ({@code $XDG_RUNTIME_DIR/thinsr} or {@code /tmp/thinsr-$USER});
+ * the daemon's pid file and the attachment record there let any process on the host find and stop
+ * it. (Until the {@code qmp-client} module's managed daemon lands, this class starts the daemon
+ * itself with {@code --daemonize}.) Maps come from {@code qemu-img map --output=json} through allocmap's {@link QemuImgMapParser}.
+ */
+public final class FileBackend implements StorageBackend {
+    static final String KIND = "file";
+    static final String METADATA_FILE = ".thinsr-meta";
+    static final String LOCK_FILE = ".thinsr-lock";
+    static final long METADATA_SIZE = 4L << 20;
+    static final long CLUSTER_SIZE = 64L << 10;
+    private static final String QCOW2 = ".qcow2";
+    private static final String RAW = ".raw";
+    private static final String BASE_PREFIX = ".base-";
+    private static final String TEMP_PREFIX = ".tmp-";
+    private static final int ZERO_CHUNK = 8 << 20;
+    private static final Duration TOOL_TIMEOUT = Duration.ofMinutes(5);
+    private static final Set<PosixFilePermission> READ_ONLY = PosixFilePermissions.fromString("r--r--r--");
+    private static final int MAX_CHAIN = 1000;
+
+    private final CommandRunner runner;
+    private final Path runDirectory;
+
+    /** A backend running real tools, with the default run directory. */
+    public FileBackend() {
+        this(CommandRunner.PROCESSES, defaultRunDirectory());
+    }
+
+    /**
+     * @param runner runs qemu-img and qemu-storage-daemon
+     * @param runDirectory where sockets, pid files and attachment records go; created on demand;
+     *     must not contain a comma (qemu option syntax) and must leave room for a 108-byte socket
+     *     path
+     */
+    public FileBackend(CommandRunner runner, Path runDirectory) {
+        this.runner = runner;
+        this.runDirectory = runDirectory.toAbsolutePath().normalize();
+        if (this.runDirectory.toString().indexOf(',') >= 0) {
+            throw new IllegalArgumentException("run directory contains a comma: " + this.runDirectory);
+        }
+    }
+
+    static Path defaultRunDirectory() {
+        String runtime = System.getenv("XDG_RUNTIME_DIR");
+        if (runtime != null && !runtime.isBlank() && Path.of(runtime).isAbsolute()) {
+            return Path.of(runtime, "thinsr");
+        }
+        return Path.of("/tmp", "thinsr-" + System.getProperty("user.name", "user"));
+    }
+
+    @Override
+    public String kind() {
+        return KIND;
+    }
+
+    // ---- SR storage ----
+
+    private static Path directoryOf(SrConfig config) {
+        String path = config.get("path")
+                .orElseThrow(() -> new ThinsrException(
+                        ErrorCode.INVALID_ARGUMENT, "file SR configuration needs 'path' (the SR directory)", "path"));
+        if (path.isBlank() || path.indexOf('\0') >= 0) {
+            throw new ThinsrException(ErrorCode.INVALID_ARGUMENT, "file SR path is blank or holds a NUL", "path");
+        }
+        return Path.of(path).toAbsolutePath().normalize();
+    }
+
+    private static SrInfo info(Path directory) {
+        return new SrInfo(KIND, directory.toString(), Map.of("path", directory.toString()));
+    }
+
+    private static Path directory(SrInfo sr) {
+        Path directory = Path.of(sr.location());
+        if (!Files.isRegularFile(directory.resolve(METADATA_FILE))) {
+            throw new ThinsrException(
+                    ErrorCode.SR_NOT_FOUND,
+                    "no thinsr file SR at " + directory + " (no " + METADATA_FILE + ")",
+                    sr.location());
+        }
+        return directory;
+    }
+
+    @Override
+    public SrInfo createSr(SrConfig config) {
+        Path directory = directoryOf(config);
+        if (Files.exists(directory.resolve(METADATA_FILE))) {
+            throw new ThinsrException(
+                    ErrorCode.SR_EXISTS, "a thinsr SR already exists at " + directory, directory.toString());
+        }
+        try {
+            Files.createDirectories(directory);
+            Path temp = directory.resolve(TEMP_PREFIX + "meta-" + UUID.randomUUID());
+            FileChannelMetadataArea.create(temp, METADATA_SIZE);
+            Files.move(temp, directory.resolve(METADATA_FILE), StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw ioError("cannot create the file SR at " + directory, e);
+        }
+        return info(directory);
+    }
+
+    @Override
+    public SrInfo introduceSr(SrConfig config) {
+        Path directory = directoryOf(config);
+        SrInfo sr = info(directory);
+        directory(sr);
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
+            for (Path entry : entries) {
+                String file = entry.getFileName().toString();
+                if (file.startsWith(TEMP_PREFIX)) {
+                    Files.deleteIfExists(entry);
+                } else if (file.endsWith(RAW) && !file.startsWith(".")) {
+                    Path qcow2 = directory.resolve(stem(file) + QCOW2);
+                    if (Files.exists(qcow2)) {
+                        // a snapshot of a raw volume crashed between its two renames: the qcow2 overlay
+                        // on the hidden base (a hard link of this raw file) is the volume now
+                        Files.deleteIfExists(entry);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw ioError("cannot tidy the file SR at " + directory, e);
+        }
+        return sr;
+    }
+
+    @Override
+    public void forgetSr(SrInfo sr) {
+        Path directory = Path.of(sr.location());
+        if (!Files.isDirectory(directory)) {
+            return;
+        }
+        for (String name : visibleNames(directory)) {
+            detach(sr, name);
+        }
+    }
+
+    @Override
+    public void destroySr(SrInfo sr) {
+        Path directory = Path.of(sr.location());
+        if (!Files.isRegularFile(directory.resolve(METADATA_FILE))) {
+            return;
+        }
+        forgetSr(sr);
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
+            for (Path entry : entries) {
+                String file = entry.getFileName().toString();
+                boolean ours = file.endsWith(QCOW2)
+                        || file.endsWith(RAW)
+                        || file.startsWith(TEMP_PREFIX)
+                        || file.equals(LOCK_FILE);
+                if (ours && Files.isRegularFile(entry)) {
+                    Files.delete(entry);
+                }
+            }
+            Files.deleteIfExists(directory.resolve(METADATA_FILE));
+            try (DirectoryStream<Path> rest = Files.newDirectoryStream(directory)) {
+                if (!rest.iterator().hasNext()) {
+                    Files.delete(directory);
+                }
+            }
+        } catch (IOException e) {
+            throw ioError("cannot destroy the file SR at " + directory, e);
+        }
+    }
+
+    @Override
+    public SrStat statSr(SrInfo sr) {
+        Path directory = directory(sr);
+        try {
+            FileStore store = Files.getFileStore(directory);
+            long total = store.getTotalSpace();
+            long free = Math.min(store.getUsableSpace(), total);
+            long physical = 0;
+            long virtual = 0;
+            try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
+                for (Path entry : entries) {
+                    String file = entry.getFileName().toString();
+                    if (file.endsWith(QCOW2) || file.endsWith(RAW)) {
+                        JsonNode info = imageInfo(entry, formatOf(entry));
+                        physical += info.path("actual-size").asLong(0);
+                        if (!file.startsWith(".")) {
+                            virtual += info.path("virtual-size").asLong(0);
+                        }
+                    }
+                }
+            }
+            return new SrStat(total, free, physical, virtual);
+        } catch (IOException e) {
+            throw ioError("cannot stat the file SR at " + directory, e);
+        }
+    }
+
+    @Override
+    public long blockSizeBytes(SrInfo sr) {
+        return CLUSTER_SIZE;
+    }
+
+    @Override
+    public MetadataArea openMetadata(SrInfo sr) throws IOException {
+        return FileChannelMetadataArea.open(directory(sr).resolve(METADATA_FILE), METADATA_SIZE);
+    }
+
+    @Override
+    public Path lockFile(SrInfo sr) {
+        return Path.of(sr.location()).resolve(LOCK_FILE);
+    }
+
+    // ---- volumes ----
+
+    private static String stem(String file) {
+        return file.substring(0, file.lastIndexOf('.'));
+    }
+
+    private static String formatOf(Path file) {
+        return file.getFileName().toString().endsWith(RAW) ? "raw" : "qcow2";
+    }
+
+    private static List<String> visibleNames(Path directory) {
+        List<String> names = new ArrayList<>();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
+            for (Path entry : entries) {
+                String file = entry.getFileName().toString();
+                if ((file.endsWith(QCOW2) || file.endsWith(RAW))
+                        && VolumeNames.isValid(stem(file))
+                        && Files.isRegularFile(entry)) {
+                    String name = stem(file);
+                    if (!names.contains(name)) {
+                        names.add(name);
+                    }
+                }
+            }
+        } catch (NoSuchFileException e) {
+            return List.of();
+        } catch (IOException e) {
+            throw ioError("cannot list " + directory, e);
+        }
+        names.sort(null);
+        return names;
+    }
+
+    private static Optional<Path> findVolume(Path directory, String name) {
+        VolumeNames.requireValid(name);
+        Path qcow2 = directory.resolve(name + QCOW2);
+        if (Files.isRegularFile(qcow2)) {
+            return Optional.of(qcow2);
+        }
+        Path raw = directory.resolve(name + RAW);
+        return Files.isRegularFile(raw) ? Optional.of(raw) : Optional.empty();
+    }
+
+    private static Path volume(Path directory, String name) {
+        return findVolume(directory, name)
+                .orElseThrow(() -> new ThinsrException(
+                        ErrorCode.VDI_NOT_FOUND, "no volume '" + name + "' in file SR " + directory, name));
+    }
+
+    private static void requireFree(Path directory, String name) {
+        if (findVolume(directory, name).isPresent()) {
+            throw new ThinsrException(
+                    ErrorCode.VDI_EXISTS, "volume '" + name + "' already exists in file SR " + directory, name);
+        }
+    }
+
+    private static long roundUp(long size) {
+        if (size <= 0) {
+            throw new ThinsrException(
+                    ErrorCode.INVALID_ARGUMENT, "volume size must be positive: " + size, Long.toString(size));
+        }
+        if (size > Long.MAX_VALUE - 511) {
+            throw new ThinsrException(
+                    ErrorCode.INVALID_ARGUMENT, "volume size is too large: " + size, Long.toString(size));
+        }
+        return (size + 511) & ~511L;
+    }
+
+    @Override
+    public VolumeInfo createVolume(
+            SrInfo sr,
+            String volumeName,
+            long virtualSizeBytes,
+            Provisioning provisioning,
+            Optional<Origin> origin,
+            Progress progress) {
+        VolumeNames.requireValid(volumeName);
+        long size = roundUp(virtualSizeBytes);
+        Path directory = directory(sr);
+        requireFree(directory, volumeName);
+        switch (provisioning) {
+            case THIN -> createThin(directory, volumeName, size, origin);
+            case PREALLOCATED -> {
+                if (origin.isPresent()) {
+                    throw new ThinsrException(
+                            ErrorCode.INVALID_ARGUMENT, "a preallocated volume cannot have an origin", volumeName);
+                }
+                createPreallocated(directory, volumeName, size, progress);
+            }
+        }
+        return statVolume(sr, volumeName);
+    }
+
+    private void createThin(Path directory, String name, long size, Optional<Origin> origin) {
+        Path temp = directory.resolve(TEMP_PREFIX + UUID.randomUUID() + QCOW2);
+        List<String> argv = new ArrayList<>(List.of("qemu-img", "create", "-q", "-f", "qcow2"));
+        if (origin.isPresent()) {
+            argv.addAll(List.of(
+                    "-u", "-b", origin.get().location(), "-F", origin.get().format()));
+        }
+        argv.addAll(List.of(temp.toString(), Long.toString(size)));
+        try {
+            runner.check(argv, TOOL_TIMEOUT);
+            Files.move(temp, directory.resolve(name + QCOW2), StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException e) {
+            deleteQuietly(temp);
+            if (e instanceof IOException io) {
+                throw ioError("cannot create volume " + name, io);
+            }
+            throw (RuntimeException) e;
+        }
+    }
+
+    private static void createPreallocated(Path directory, String name, long size, Progress progress) {
+        Path temp = directory.resolve(TEMP_PREFIX + UUID.randomUUID() + RAW);
+        boolean done = false;
+        try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            ByteBuffer zeros = ByteBuffer.allocateDirect(ZERO_CHUNK);
+            long written = 0;
+            progress.update(0, size);
+            while (written < size) {
+                if (progress.cancelled()) {
+                    throw new ThinsrException(
+                            ErrorCode.CANCELLED,
+                            "creation of preallocated volume " + name + " cancelled after " + written + " of " + size
+                                    + " bytes",
+                            name);
+                }
+                int length = (int) Math.min(ZERO_CHUNK, size - written);
+                zeros.clear().limit(length);
+                while (zeros.hasRemaining()) {
+                    written += channel.write(zeros, written);
+                }
+                progress.update(written, size);
+            }
+            channel.force(true);
+            done = true;
+        } catch (IOException e) {
+            throw ioError("cannot write preallocated volume " + name, e);
+        } finally {
+            if (!done) {
+                deleteQuietly(temp);
+            }
+        }
+        try {
+            Files.move(temp, directory.resolve(name + RAW), StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            deleteQuietly(temp);
+            throw ioError("cannot create volume " + name, e);
+        }
+    }
+
+    @Override
+    public boolean destroyVolume(SrInfo sr, String volumeName) {
+        Path directory = directory(sr);
+        Optional<Path> file = findVolume(directory, volumeName);
+        if (file.isEmpty()) {
+            return false;
+        }
+        detach(sr, volumeName);
+        try {
+            Files.delete(file.get());
+        } catch (IOException e) {
+            throw ioError("cannot delete volume " + volumeName, e);
+        }
+        collectBases(directory);
+        return true;
+    }
+
+    /** Deletes hidden bases that no file names as its backing file, until none is left. */
+    private void collectBases(Path directory) {
+        boolean deleted = true;
+        while (deleted) {
+            deleted = false;
+            Set<String> referenced = new HashSet<>();
+            List<Path> bases = new ArrayList<>();
+            try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
+                for (Path entry : entries) {
+                    String file = entry.getFileName().toString();
+                    if (file.startsWith(BASE_PREFIX)) {
+                        bases.add(entry);
+                    }
+                    if (file.endsWith(QCOW2) && !file.startsWith(TEMP_PREFIX)) {
+                        String backing = imageInfo(entry, "qcow2")
+                                .path("backing-filename")
+                                .asText("");
+                        referenced.add(backing);
+                    }
+                }
+                for (Path base : bases) {
+                    if (!referenced.contains(base.getFileName().toString())) {
+                        Files.deleteIfExists(base);
+                        deleted = true;
+                    }
+                }
+            } catch (IOException e) {
+                throw ioError("cannot collect unused bases in " + directory, e);
+            }
+        }
+    }
+
+    @Override
+    public VolumeInfo snapshot(SrInfo sr, String volumeName, String snapshotName) {
+        return copy(sr, volumeName, snapshotName, true);
+    }
+
+    @Override
+    public VolumeInfo clone(SrInfo sr, String volumeName, String cloneName) {
+        return copy(sr, volumeName, cloneName, false);
+    }
+
+    private VolumeInfo copy(SrInfo sr, String volumeName, String copyName, boolean readOnlyCopy) {
+        Path directory = directory(sr);
+        Path source = volume(directory, volumeName);
+        VolumeNames.requireValid(copyName);
+        requireFree(directory, copyName);
+        Optional<Attachment> attached = attachment(sr, volumeName);
+        if (attached.isPresent()) {
+            detach(sr, volumeName);
+        }
+        String format = formatOf(source);
+        boolean sourceReadOnly = isReadOnly(source);
+        long size = imageInfo(source, format).path("virtual-size").asLong();
+        String baseFile = BASE_PREFIX + UUID.randomUUID() + (format.equals("raw") ? RAW : QCOW2);
+        Path base = directory.resolve(baseFile);
+        Path newSource = directory.resolve(TEMP_PREFIX + UUID.randomUUID() + QCOW2);
+        Path newCopy = directory.resolve(TEMP_PREFIX + UUID.randomUUID() + QCOW2);
+        try {
+            Files.createLink(base, source);
+            CrashPoints.reach("file.snapshot.after-link");
+            for (Path overlay : List.of(newSource, newCopy)) {
+                runner.check(
+                        List.of(
+                                "qemu-img",
+                                "create",
+                                "-q",
+                                "-f",
+                                "qcow2",
+                                "-u",
+                                "-b",
+                                baseFile,
+                                "-F",
+                                format,
+                                overlay.toString(),
+                                Long.toString(size)),
+                        TOOL_TIMEOUT);
+            }
+            if (sourceReadOnly) {
+                Files.setPosixFilePermissions(newSource, READ_ONLY);
+            }
+            if (readOnlyCopy) {
+                Files.setPosixFilePermissions(newCopy, READ_ONLY);
+            }
+            Files.move(newCopy, directory.resolve(copyName + QCOW2), StandardCopyOption.ATOMIC_MOVE);
+            CrashPoints.reach("file.snapshot.after-copy");
+            Files.move(newSource, directory.resolve(volumeName + QCOW2), StandardCopyOption.ATOMIC_MOVE);
+            if (format.equals("raw")) {
+                Files.delete(source);
+            }
+            Files.setPosixFilePermissions(base, READ_ONLY);
+        } catch (IOException | RuntimeException e) {
+            deleteQuietly(newSource);
+            deleteQuietly(newCopy);
+            if (findVolume(directory, volumeName)
+                    .map(Path::getFileName)
+                    .map(Path::toString)
+                    .orElse("")
+                    .equals(source.getFileName().toString())) {
+                collectBases(directory);
+            }
+            if (e instanceof IOException io) {
+                throw ioError("cannot copy volume " + volumeName + " to " + copyName, io);
+            }
+            throw (RuntimeException) e;
+        } finally {
+            if (attached.isPresent()) {
+                attach(sr, volumeName, Optional.empty(), attached.get().readOnly());
+            }
+        }
+        return statVolume(sr, copyName);
+    }
+
+    private static boolean isReadOnly(Path file) {
+        try {
+            return !Files.getPosixFilePermissions(file).contains(PosixFilePermission.OWNER_WRITE);
+        } catch (IOException e) {
+            throw ioError("cannot read the mode of " + file, e);
+        }
+    }
+
+    @Override
+    public VolumeInfo resize(SrInfo sr, String volumeName, long newVirtualSizeBytes) {
+        Path directory = directory(sr);
+        Path file = volume(directory, volumeName);
+        long size = roundUp(newVirtualSizeBytes);
+        String format = formatOf(file);
+        long current = imageInfo(file, format).path("virtual-size").asLong();
+        if (size < current) {
+            throw new ThinsrException(
+                    ErrorCode.VDI_SHRINK_REFUSED,
+                    "volume " + volumeName + " is " + current + " bytes; shrinking to " + size + " is refused",
+                    volumeName,
+                    Long.toString(current),
+                    Long.toString(size));
+        }
+        if (size == current) {
+            return statVolume(sr, volumeName);
+        }
+        if (attachment(sr, volumeName).isPresent()) {
+            throw new ThinsrException(
+                    ErrorCode.VDI_IN_USE, "volume " + volumeName + " is attached; detach it to resize", volumeName);
+        }
+        List<String> argv = new ArrayList<>(List.of("qemu-img", "resize", "-q", "-f", format));
+        if (format.equals("raw")) {
+            argv.add("--preallocation=full");
+        }
+        argv.addAll(List.of(file.toString(), Long.toString(size)));
+        boolean readOnly = isReadOnly(file);
+        try {
+            if (readOnly) {
+                Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+            }
+            runner.check(argv, TOOL_TIMEOUT);
+            if (readOnly) {
+                Files.setPosixFilePermissions(file, READ_ONLY);
+            }
+        } catch (IOException e) {
+            throw ioError("cannot resize " + volumeName, e);
+        }
+        return statVolume(sr, volumeName);
+    }
+
+    // ---- attach ----
+
+    private Path runFile(SrInfo sr, String volumeName, String suffix) {
+        try {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            byte[] hash = digest.digest((sr.location() + "\0" + volumeName).getBytes(StandardCharsets.UTF_8));
+            return runDirectory.resolve("f" + HexFormat.of().formatHex(hash, 0, 10) + suffix);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from the JDK", e);
+        }
+    }
+
+    @Override
+    public Attachment attach(SrInfo sr, String volumeName, Optional<Origin> origin, boolean readOnly) {
+        Path directory = directory(sr);
+        Path file = volume(directory, volumeName);
+        Optional<Attachment> existing = attachment(sr, volumeName);
+        if (existing.isPresent()) {
+            return existing.get();
+        }
+        boolean exportReadOnly = readOnly || isReadOnly(file);
+        Path socket = runFile(sr, volumeName, ".sock");
+        Path pidFile = runFile(sr, volumeName, ".pid");
+        Path record = runFile(sr, volumeName, ".json");
+        if (socket.toString().length() > 100) {
+            throw new ThinsrException(
+                    ErrorCode.INVALID_ARGUMENT,
+                    "socket path " + socket + " is too long for a unix socket",
+                    socket.toString());
+        }
+        try {
+            Files.createDirectories(runDirectory);
+            Files.deleteIfExists(socket);
+            Files.deleteIfExists(pidFile);
+            ObjectNode blockdev = SrMetadataStore.JSON.createObjectNode();
+            blockdev.put("driver", formatOf(file));
+            blockdev.put("node-name", "disk");
+            blockdev.put("read-only", exportReadOnly);
+            ObjectNode protocol = blockdev.putObject("file");
+            protocol.put("driver", "file");
+            protocol.put("filename", file.toString());
+            ObjectNode export = SrMetadataStore.JSON.createObjectNode();
+            export.put("type", "nbd");
+            export.put("id", "export0");
+            export.put("node-name", "disk");
+            export.put("name", volumeName);
+            export.put("writable", !exportReadOnly);
+            runner.check(
+                    List.of(
+                            "qemu-storage-daemon",
+                            "--blockdev",
+                            SrMetadataStore.JSON.writeValueAsString(blockdev),
+                            "--nbd-server",
+                            "addr.type=unix,addr.path=" + socket,
+                            "--export",
+                            SrMetadataStore.JSON.writeValueAsString(export),
+                            "--pidfile",
+                            pidFile.toString(),
+                            "--daemonize"),
+                    Duration.ofSeconds(60));
+            Attachment attachment = new Attachment(
+                    volumeName, Attachment.Kind.NBD, "nbd+unix:///" + volumeName + "?socket=" + socket, exportReadOnly);
+            Path temp = runDirectory.resolve(record.getFileName() + ".tmp");
+            Files.write(temp, SrMetadataStore.JSON.writeValueAsBytes(attachment));
+            Files.move(temp, record, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            return attachment;
+        } catch (IOException e) {
+            throw ioError("cannot attach volume " + volumeName, e);
+        }
+    }
+
+    private Optional<ProcessHandle> daemon(SrInfo sr, String volumeName) {
+        Path pidFile = runFile(sr, volumeName, ".pid");
+        try {
+            String text = Files.readString(pidFile, StandardCharsets.US_ASCII).strip();
+            if (!text.matches("[0-9]{1,10}")) {
+                return Optional.empty();
+            }
+            return ProcessHandle.of(Long.parseLong(text))
+                    .filter(ProcessHandle::isAlive)
+                    .filter(process -> process.info()
+                            .command()
+                            .map(c -> c.endsWith("qemu-storage-daemon"))
+                            .orElse(true));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw ioError("cannot read " + pidFile, e);
+        }
+    }
+
+    @Override
+    public Optional<Attachment> attachment(SrInfo sr, String volumeName) {
+        Path record = runFile(sr, volumeName, ".json");
+        if (!Files.isRegularFile(record) || daemon(sr, volumeName).isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(SrMetadataStore.JSON.readValue(Files.readAllBytes(record), Attachment.class));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public void detach(SrInfo sr, String volumeName) {
+        Optional<ProcessHandle> daemon = daemon(sr, volumeName);
+        if (daemon.isPresent()) {
+            ProcessHandle process = daemon.get();
+            process.destroy();
+            try {
+                process.onExit().get(10, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                process.destroyForcibly();
+                try {
+                    process.onExit().get(10, TimeUnit.SECONDS);
+                } catch (Exception ignored) {
+                    // reported below if it still runs
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ThinsrException(ErrorCode.CANCELLED, "interrupted while detaching " + volumeName, e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new ThinsrException(ErrorCode.INTERNAL_ERROR, "cannot wait for the export of " + volumeName, e);
+            }
+            if (process.isAlive()) {
+                throw new ThinsrException(
+                        ErrorCode.TOOL_FAILED,
+                        "qemu-storage-daemon " + process.pid() + " exporting " + volumeName + " does not stop",
+                        volumeName);
+            }
+        }
+        for (String suffix : List.of(".json", ".pid", ".sock")) {
+            deleteQuietly(runFile(sr, volumeName, suffix));
+        }
+    }
+
+    // ---- maps and figures ----
+
+    private JsonNode imageInfo(Path file, String format) {
+        String json = runner.check(
+                List.of("qemu-img", "info", "-U", "--output=json", "-f", format, file.toString()), TOOL_TIMEOUT);
+        try {
+            return SrMetadataStore.JSON.readTree(json);
+        } catch (IOException e) {
+            throw new ThinsrException(ErrorCode.TOOL_FAILED, "qemu-img info printed invalid JSON for " + file, e);
+        }
+    }
+
+    private JsonNode imageMap(Path file) {
+        String json = runner.check(
+                List.of("qemu-img", "map", "-U", "--output=json", "-f", formatOf(file), file.toString()), TOOL_TIMEOUT);
+        try {
+            JsonNode map = SrMetadataStore.JSON.readTree(json);
+            if (!map.isArray()) {
+                throw new ThinsrException(ErrorCode.TOOL_FAILED, "qemu-img map printed no JSON array for " + file);
+            }
+            return map;
+        } catch (IOException e) {
+            throw new ThinsrException(ErrorCode.TOOL_FAILED, "qemu-img map printed invalid JSON for " + file, e);
+        }
+    }
+
+    /** The map of {@code qemu-img map --output=json}, parsed by allocmap's {@link QemuImgMapParser}. */
+    @Override
+    public AllocationMap allocationMap(SrInfo sr, String volumeName) {
+        Path file = volume(directory(sr), volumeName);
+        long size = imageInfo(file, formatOf(file)).path("virtual-size").asLong();
+        String json = runner.check(
+                List.of("qemu-img", "map", "-U", "--output=json", "-f", formatOf(file), file.toString()), TOOL_TIMEOUT);
+        try {
+            return QemuImgMapParser.parse(
+                    new java.io.ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8)),
+                    "qemu-img map of " + file,
+                    size);
+        } catch (IOException e) {
+            throw new ThinsrException(ErrorCode.TOOL_FAILED, e.getMessage(), e);
+        }
+    }
+
+    /** The files of a volume's chain inside the SR directory, top first; stops at an external origin. */
+    private List<Path> chain(Path directory, Path top) {
+        List<Path> chain = new ArrayList<>();
+        Path layer = top;
+        while (layer != null && chain.size() < MAX_CHAIN) {
+            chain.add(layer);
+            if (formatOf(layer).equals("raw")) {
+                break;
+            }
+            String backing = imageInfo(layer, "qcow2").path("backing-filename").asText("");
+            layer = backing.startsWith(BASE_PREFIX) && backing.indexOf('/') < 0 ? directory.resolve(backing) : null;
+        }
+        return chain;
+    }
+
+    private static int indexOfSame(List<Path> chain, Path file) {
+        for (int i = 0; i < chain.size(); i++) {
+            try {
+                if (Files.isSameFile(chain.get(i), file)) {
+                    return i;
+                }
+            } catch (IOException e) {
+                throw ioError("cannot compare " + chain.get(i) + " and " + file, e);
+            }
+        }
+        return -1;
+    }
+
+    /** Extents allocated in layers {@code [0, depthLimit)} of {@code top}'s chain. */
+    private ExtentSet allocatedAbove(Path top, int depthLimit) {
+        ExtentSet.Builder builder = ExtentSet.builder();
+        boolean raw = formatOf(top).equals("raw");
+        for (JsonNode entry : imageMap(top)) {
+            int depth = entry.path("depth").asInt(0);
+            boolean present = entry.path("present").asBoolean(true);
+            boolean data = entry.path("data").asBoolean(false);
+            if (depth < depthLimit && present && (data || !raw)) {
+                long start = entry.path("start").asLong();
+                builder.add(start, start + entry.path("length").asLong());
+            }
+        }
+        return builder.build();
+    }
+
+    @Override
+    public ExtentSet delta(SrInfo sr, String volumeName, String baseVolumeName) {
+        Path directory = directory(sr);
+        Path top = volume(directory, volumeName);
+        Path base = volume(directory, baseVolumeName);
+        long topSize = imageInfo(top, formatOf(top)).path("virtual-size").asLong();
+        long baseSize = imageInfo(base, formatOf(base)).path("virtual-size").asLong();
+        List<Path> topChain = chain(directory, top);
+        List<Path> baseChain = chain(directory, base);
+        int topCommon = -1;
+        int baseCommon = -1;
+        for (int i = 0; i < topChain.size() && topCommon < 0; i++) {
+            int j = indexOfSame(baseChain, topChain.get(i));
+            if (j >= 0) {
+                topCommon = i;
+                baseCommon = j;
+            }
+        }
+        ExtentSet changed;
+        if (topCommon < 0) {
+            changed = allocationMap(sr, volumeName)
+                    .dataExtents()
+                    .union(allocationMap(sr, baseVolumeName).dataExtents());
+        } else {
+            changed = allocatedAbove(top, topCommon).union(allocatedAbove(base, baseCommon));
+        }
+        long larger = Math.max(topSize, baseSize);
+        long smaller = Math.min(topSize, baseSize);
+        if (larger > smaller) {
+            changed = changed.union(ExtentSet.of(smaller, larger));
+        }
+        return changed.alignOut(CLUSTER_SIZE).clip(0, larger);
+    }
+
+    @Override
+    public VolumeInfo statVolume(SrInfo sr, String volumeName) {
+        Path directory = directory(sr);
+        Path file = volume(directory, volumeName);
+        String format = formatOf(file);
+        JsonNode info = imageInfo(file, format);
+        boolean hasOrigin = false;
+        if (format.equals("qcow2")) {
+            List<Path> chain = chain(directory, file);
+            Path last = chain.getLast();
+            if (formatOf(last).equals("qcow2")) {
+                hasOrigin = !imageInfo(last, "qcow2")
+                        .path("backing-filename")
+                        .asText("")
+                        .isEmpty();
+            }
+        }
+        return new VolumeInfo(
+                volumeName,
+                info.path("virtual-size").asLong(),
+                info.path("actual-size").asLong(0),
+                format.equals("raw") ? Provisioning.PREALLOCATED : Provisioning.THIN,
+                isReadOnly(file),
+                hasOrigin,
+                file.toString());
+    }
+
+    @Override
+    public List<VolumeInfo> listVolumes(SrInfo sr) {
+        Path directory = directory(sr);
+        List<VolumeInfo> volumes = new ArrayList<>();
+        for (String name : visibleNames(directory)) {
+            volumes.add(statVolume(sr, name));
+        }
+        return volumes;
+    }
+
+    private static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException ignored) {
+            // best effort: introduceSr removes leftovers
+        }
+    }
+
+    static ThinsrException ioError(String what, IOException e) {
+        return new ThinsrException(ErrorCode.IO_ERROR, what + ": " + e, e);
+    }
+}

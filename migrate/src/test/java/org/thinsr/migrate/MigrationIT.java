@@ -1,0 +1,267 @@
+package org.thinsr.migrate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.thinsr.allocmap.BlockSink;
+import org.thinsr.httpexport.HttpDiskClient;
+import org.thinsr.httpexport.LifecycleDiskStore;
+import org.thinsr.httpexport.ServerConfig;
+import org.thinsr.httpexport.StandardFormats;
+import org.thinsr.httpexport.ThinsrServer;
+import org.thinsr.lifecycle.Attachments;
+import org.thinsr.lifecycle.CommandRunner;
+import org.thinsr.lifecycle.FileBackend;
+import org.thinsr.lifecycle.Lifecycle;
+import org.thinsr.lifecycle.Progress;
+import org.thinsr.lifecycle.Provisioning;
+import org.thinsr.lifecycle.SrRef;
+import org.thinsr.lifecycle.ThinsrHome;
+import org.thinsr.lifecycle.UriSchemes;
+import org.thinsr.lifecycle.VdiView;
+
+/**
+ * Migration between real file SRs (qcow2, qemu-storage-daemon, NBD) and between two real {@code
+ * thinsr serve} instances: identical content checked by qemu-img compare, only allocated bytes sent,
+ * a writer during the copy, a destination killed mid-copy and resumed, nothing orphaned on failure.
+ */
+class MigrationIT {
+    private static final long SIZE = 64L << 20;
+
+    @TempDir
+    Path dir;
+
+    private Lifecycle lifecycle;
+    private Optional<SrRef> source;
+    private Optional<SrRef> target;
+    private ThinsrServer server;
+
+    @BeforeEach
+    void start() {
+        require("qemu-img", "qemu-utils");
+        require("qemu-storage-daemon", "qemu-system-common");
+        FileBackend backend = new FileBackend(CommandRunner.PROCESSES, dir.resolve("run"));
+        lifecycle = new Lifecycle(
+                kind -> backend,
+                UriSchemes.standard(List.of(), Map.of(), Optional.empty()),
+                new ThinsrHome(dir.resolve("home")),
+                CommandRunner.PROCESSES,
+                Duration.ofSeconds(60),
+                Clock.systemUTC());
+        source = Optional.of(SrRef.file(dir.resolve("sr1")));
+        target = Optional.of(SrRef.file(dir.resolve("sr2")));
+        lifecycle.srCreate(source.get(), Optional.empty(), "one", "");
+        lifecycle.srCreate(target.get(), Optional.empty(), "two", "");
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    private static void require(String tool, String debianPackage) {
+        for (String directory : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator, -1)) {
+            if (Files.isExecutable(Path.of(directory, tool))) {
+                return;
+            }
+        }
+        throw new AssertionError("'" + tool + "' is not installed: install the Debian package " + debianPackage);
+    }
+
+    /** A VDI with data in scattered 1 MiB pieces and an explicitly zeroed run; the rest holes. */
+    private VdiView sourceVdi() throws IOException {
+        VdiView vdi = lifecycle.vdiCreate(source, "web disk", "", SIZE, Provisioning.THIN, Map.of(), Progress.NONE);
+        Random random = new Random(11);
+        try (BlockSink sink = Attachments.openSink(lifecycle.vdiAttach(source, vdi.uuid(), false))) {
+            for (long offset = 0; offset < SIZE; offset += 7L << 20) {
+                byte[] data = new byte[1 << 20];
+                random.nextBytes(data);
+                sink.write(offset, ByteBuffer.wrap(data));
+            }
+            sink.write(SIZE - 512, ByteBuffer.wrap(new byte[] {1, 2, 3}));
+            sink.writeZeroes(3L << 20, 2L << 20);
+            sink.flush();
+        } finally {
+            lifecycle.vdiDetach(source, vdi.uuid());
+        }
+        return lifecycle.vdiStat(source, vdi.uuid());
+    }
+
+    private static void assertSameContent(Path a, Path b) throws Exception {
+        Process compare = new ProcessBuilder(
+                        "qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", a.toString(), b.toString())
+                .redirectErrorStream(true)
+                .start();
+        String output = new String(compare.getInputStream().readAllBytes());
+        assertThat(compare.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(compare.exitValue()).as(output).isZero();
+    }
+
+    private Migration.Options options(boolean keepPartial, int passes) {
+        return new Migration.Options(
+                new SparseCopier.Options(2, 1 << 20, BandwidthLimiter.unlimited()),
+                passes,
+                1,
+                true,
+                1 << 20,
+                keepPartial,
+                dir.resolve("state"));
+    }
+
+    private static final Migration.Listener QUIET = new Migration.Listener() {
+        @Override
+        public void pass(int pass, long bytesToSend, long bytesToZero) {}
+
+        @Override
+        public void progress(int pass, long sentBytes, long zeroedBytes, long totalDataBytes, long totalZeroBytes) {}
+    };
+
+    @Test
+    void copyToAnotherSrSendsOnlyAllocatedDataAndVerifies() throws Exception {
+        VdiView vdi = sourceVdi();
+        long allocated = lifecycle.vdiMap(source, vdi.uuid()).nonZeroExtents().totalLength();
+        Migration.Report report;
+        try (LocalDestination destination = new LocalDestination(lifecycle, target)) {
+            report = new Migration(lifecycle, source, destination, options(false, 2), QUIET, () -> false)
+                    .run(vdi.uuid());
+        }
+        assertThat(report.verified()).isTrue();
+        assertThat(report.sentBytes()).isEqualTo(allocated).isLessThanOrEqualTo((long) (allocated * 1.01));
+        VdiView copy = lifecycle.vdiStat(target, report.destinationVdi());
+        assertSameContent(Path.of(vdi.path()), Path.of(copy.path()));
+        assertThat(lifecycle.vdiList(source)).as("snapshots removed").hasSize(1);
+        assertThat(lifecycle.vdiStat(source, vdi.uuid()).keys())
+                .containsEntry(Lifecycle.KEY_CONTENT_ID, report.contentId());
+        assertThat(copy.keys()).containsEntry(Lifecycle.KEY_CONTENT_ID, report.contentId());
+    }
+
+    @Test
+    void writerDuringTheCopyIsCaughtByDeltaPasses() throws Exception {
+        VdiView vdi = sourceVdi();
+        AtomicBoolean stop = new AtomicBoolean();
+        BlockSink writer = Attachments.openSink(lifecycle.vdiAttach(source, vdi.uuid(), false));
+        Thread thread = new Thread(() -> {
+            Random random = new Random(12);
+            try {
+                for (int i = 0; i < 400 && !stop.get(); i++) {
+                    byte[] data = new byte[65536];
+                    random.nextBytes(data);
+                    writer.write(random.nextLong(SIZE / 65536) * 65536, ByteBuffer.wrap(data));
+                    writer.flush();
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        Migration.Listener stopAfterFirstPass = new Migration.Listener() {
+            @Override
+            public void pass(int pass, long bytesToSend, long bytesToZero) {
+                if (pass == 2) {
+                    stop.set(true);
+                }
+            }
+
+            @Override
+            public void progress(int pass, long sentBytes, long zeroedBytes, long totalData, long totalZeros) {
+                if (pass == 1 && sentBytes * 2 >= totalData) {
+                    stop.set(true);
+                }
+            }
+        };
+        thread.start();
+        Migration.Report report;
+        try (LocalDestination destination = new LocalDestination(lifecycle, target)) {
+            Thread.sleep(200);
+            report = new Migration(lifecycle, source, destination, options(false, 5), stopAfterFirstPass, () -> false)
+                    .run(vdi.uuid());
+        } finally {
+            stop.set(true);
+            thread.join();
+            writer.close();
+            lifecycle.vdiDetach(source, vdi.uuid());
+        }
+        assertThat(report.passes()).isGreaterThanOrEqualTo(2);
+        assertSameContent(
+                Path.of(vdi.path()),
+                Path.of(lifecycle.vdiStat(target, report.destinationVdi()).path()));
+    }
+
+    @Test
+    void migrationToAServerKilledMidCopyResumesWithoutResendingAndFailureLeavesNothing() throws Exception {
+        VdiView vdi = sourceVdi();
+        server = ThinsrServer.start(
+                ServerConfig.defaults().withListen("127.0.0.1", 0),
+                new LifecycleDiskStore(lifecycle, target),
+                StandardFormats.all(),
+                line -> {});
+        int port = server.port();
+        HttpDiskClient client = new HttpDiskClient(server.uri(), Optional.empty());
+        Migration.Listener killer = new Migration.Listener() {
+            @Override
+            public void pass(int pass, long bytesToSend, long bytesToZero) {}
+
+            @Override
+            public void progress(int pass, long sentBytes, long zeroedBytes, long totalData, long totalZeros) {
+                if (sentBytes * 2 >= totalData && server != null) {
+                    try {
+                        server.close();
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                    server = null;
+                }
+            }
+        };
+        SparseCopier.Options slow = new SparseCopier.Options(1, 1 << 20, BandwidthLimiter.unlimited(), 1 << 20);
+        Migration.Options keep = new Migration.Options(slow, 0, 1, true, 1 << 20, true, dir.resolve("state"));
+        assertThatThrownBy(
+                        () -> new Migration(lifecycle, source, new HttpDestination(client), keep, killer, () -> false)
+                                .run(vdi.uuid()))
+                .isInstanceOf(RuntimeException.class);
+        assertThat(lifecycle.vdiList(target)).as("kept for --resume").hasSize(1);
+
+        server = ThinsrServer.start(
+                ServerConfig.defaults().withListen("127.0.0.1", port),
+                new LifecycleDiskStore(lifecycle, target),
+                StandardFormats.all(),
+                line -> {});
+        Migration.Report resumed = new Migration(
+                        lifecycle, source, new HttpDestination(client), keep, QUIET, () -> false)
+                .resume(vdi.uuid());
+        long allocated = lifecycle.vdiMap(source, vdi.uuid()).nonZeroExtents().totalLength();
+        assertThat(resumed.skippedBytes()).isPositive();
+        assertThat(resumed.sentBytes() + resumed.skippedBytes()).isEqualTo(allocated);
+        assertSameContent(
+                Path.of(vdi.path()),
+                Path.of(lifecycle.vdiStat(target, resumed.destinationVdi()).path()));
+        assertThat(lifecycle.vdiList(source)).as("snapshots removed").hasSize(1);
+
+        // a migration that fails without --keep-partial removes the destination VDI it made
+        Migration.Options discard = new Migration.Options(slow, 0, 1, true, 1 << 20, false, dir.resolve("state"));
+        assertThatThrownBy(
+                        () -> new Migration(lifecycle, source, new HttpDestination(client), discard, QUIET, () -> true)
+                                .run(vdi.uuid()))
+                .hasMessageContaining("cancelled");
+        assertThat(lifecycle.vdiList(target)).as("only the resumed copy").hasSize(1);
+        assertThat(lifecycle.vdiList(source)).hasSize(1);
+    }
+}
