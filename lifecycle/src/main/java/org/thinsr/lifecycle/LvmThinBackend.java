@@ -89,7 +89,7 @@ public final class LvmThinBackend implements StorageBackend {
     private static final long MIB = 1L << 20;
     private static final String MODE_OWN = "own-the-world";
     private static final String MODE_NICE = "be-nice";
-    private static final Pattern VOLUME_NAME = Pattern.compile("[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,63}");
+    private static final Pattern VOLUME_NAME = Pattern.compile("[A-Za-z0-9+_][A-Za-z0-9+_.-]{0,63}");
     private static final Pattern VG_NAME = Pattern.compile("[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,63}");
     private static final List<String> LVM_RESERVED_PARTS = List.of(
             "_cdata",
@@ -1207,7 +1207,7 @@ public final class LvmThinBackend implements StorageBackend {
     // ---- names and tags -----------------------------------------------------------------------
 
     static void checkName(String name) {
-        boolean valid = name != null
+        boolean valid = VolumeNames.isValid(name)
                 && VOLUME_NAME.matcher(name).matches()
                 && !name.equals(".")
                 && !name.equals("..")
@@ -1218,7 +1218,7 @@ public final class LvmThinBackend implements StorageBackend {
         if (!valid) {
             throw new ThinsrException(
                     ErrorCode.INVALID_ARGUMENT,
-                    "volume name: actual '" + name + "', expected [A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,63}, not . or ..,"
+                    "volume name: actual '" + name + "', expected [A-Za-z0-9+_][A-Za-z0-9+_.-]{0,63},"
                             + " not starting with snapshot, pvmove or thinsr_ and without LVM's reserved _tdata, _tmeta, ...",
                     String.valueOf(name));
         }
