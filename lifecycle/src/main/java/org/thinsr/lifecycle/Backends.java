@@ -13,13 +13,17 @@ public interface Backends {
      */
     StorageBackend forKind(String kind);
 
-    /** The built-in backends: {@code file} (FileBackend); {@code lvm-thin} once LvmThinBackend is built in. */
+    /** The kind name of {@link LvmThinBackend} ({@code --sr lvm:VG}). */
+    String LVM_THIN = "lvm-thin";
+
+    /** The built-in backends: {@code file} (FileBackend) and {@code lvm-thin} (LvmThinBackend). */
     static Backends standard() {
         return kind -> switch (kind) {
             case FileBackend.KIND -> new FileBackend();
+            case LVM_THIN -> new LvmThinBackend();
             default ->
                 throw new ThinsrException(
-                        ErrorCode.UNSUPPORTED, "unknown SR backend '" + kind + "' (built in: file)", kind);
+                        ErrorCode.UNSUPPORTED, "unknown SR backend '" + kind + "' (built in: file, lvm-thin)", kind);
         };
     }
 }
