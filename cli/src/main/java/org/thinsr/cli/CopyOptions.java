@@ -3,9 +3,7 @@ package org.thinsr.cli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.time.Duration;
 import org.thinsr.lifecycle.Lifecycle;
 import org.thinsr.migrate.BandwidthLimiter;
 import org.thinsr.migrate.Migration;
@@ -53,17 +51,6 @@ final class CopyOptions {
         PrintWriter out = spec.commandLine().getOut();
         MigrationProgress progress =
                 new MigrationProgress(out, spec.commandLine().getErr(), options.json);
-        AtomicBoolean cancelled = new AtomicBoolean();
-        CountDownLatch finished = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            cancelled.set(true);
-            try {
-                finished.await(120, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
-        Runtime.getRuntime().addShutdownHook(hook);
         Migration.Options migrationOptions = new Migration.Options(
                 new SparseCopier.Options(
                         connections,
@@ -75,9 +62,10 @@ final class CopyOptions {
                 1 << 20,
                 keepPartial || resume,
                 stateDirectory(lifecycle));
-        try (destination) {
-            Migration migration =
-                    new Migration(lifecycle, options.srRef(), destination, migrationOptions, progress, cancelled::get);
+        try (destination;
+                Interruption interruption = new Interruption(Duration.ofMinutes(2))) {
+            Migration migration = new Migration(
+                    lifecycle, options.srRef(), destination, migrationOptions, progress, interruption::cancelled);
             Migration.Report report = resume ? migration.resume(vdiUuid) : migration.run(vdiUuid);
             progress.finish();
             if (options.json) {
@@ -96,13 +84,6 @@ final class CopyOptions {
                 out.flush();
             }
             return 0;
-        } finally {
-            finished.countDown();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is running and only waits for the countDown above
-            }
         }
     }
 

@@ -3,11 +3,8 @@ package org.thinsr.cli;
 import java.io.IOException;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import org.thinsr.allocmap.ErrorCode;
-import org.thinsr.allocmap.ThinsrException;
 import org.thinsr.lifecycle.Lifecycle;
 import org.thinsr.lifecycle.SrRef;
-import org.thinsr.lifecycle.VdiView;
 import org.thinsr.migrate.LocalDestination;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -46,26 +43,6 @@ final class VdiCopyCommand implements Callable<Integer> {
 
     /** A VDI by uuid or unique name label. */
     static String resolve(Lifecycle lifecycle, LifecycleOptions options, String vdi) {
-        String match = null;
-        int labels = 0;
-        for (VdiView candidate : lifecycle.vdiList(options.srRef())) {
-            if (candidate.uuid().equals(vdi)) {
-                return vdi;
-            }
-            if (candidate.nameLabel().equals(vdi)) {
-                match = candidate.uuid();
-                labels++;
-            }
-        }
-        if (labels == 1) {
-            return match;
-        }
-        if (labels == 0) {
-            throw new ThinsrException(ErrorCode.VDI_NOT_FOUND, "no VDI with uuid or name label '" + vdi + "'", vdi);
-        }
-        throw new ThinsrException(
-                ErrorCode.INVALID_ARGUMENT,
-                "name label '" + vdi + "' matches " + labels + " VDIs; name it by uuid",
-                vdi);
+        return lifecycle.vdiResolve(options.srRef(), vdi, "\0").uuid();
     }
 }

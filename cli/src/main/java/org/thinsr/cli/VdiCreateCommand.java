@@ -1,12 +1,10 @@
 package org.thinsr.cli;
 
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.thinsr.lifecycle.Progress;
 import org.thinsr.lifecycle.Provisioning;
 import org.thinsr.lifecycle.VdiView;
@@ -51,18 +49,7 @@ final class VdiCreateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        AtomicBoolean cancelled = new AtomicBoolean();
-        CountDownLatch finished = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            cancelled.set(true);
-            try {
-                finished.await(60, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
-        Runtime.getRuntime().addShutdownHook(hook);
-        try {
+        try (Interruption interruption = new Interruption(Duration.ofMinutes(1))) {
             ProgressBar bar = new ProgressBar(spec.commandLine().getErr(), "zeroing");
             Progress progress = new Progress() {
                 @Override
@@ -72,7 +59,7 @@ final class VdiCreateCommand implements Callable<Integer> {
 
                 @Override
                 public boolean cancelled() {
-                    return cancelled.get();
+                    return interruption.cancelled();
                 }
             };
             VdiView vdi = options.lifecycle()
@@ -93,13 +80,6 @@ final class VdiCreateCommand implements Callable<Integer> {
                 out.flush();
             }
             return 0;
-        } finally {
-            finished.countDown();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is running: it only waits for this countDown
-            }
         }
     }
 }

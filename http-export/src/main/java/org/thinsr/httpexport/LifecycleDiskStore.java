@@ -122,37 +122,7 @@ public final class LifecycleDiskStore implements DiskStore, AutoCloseable {
     }
 
     private VdiView resolveNow(String vdi) {
-        List<VdiView> byLabel = new ArrayList<>();
-        for (VdiView candidate : lifecycle.vdiList(sr)) {
-            if (candidate.uuid().equals(vdi)) {
-                return candidate;
-            }
-            if (candidate.nameLabel().equals(vdi) && !vdi.startsWith(STAGING_PREFIX)) {
-                byLabel.add(candidate);
-            }
-        }
-        if (byLabel.size() > 1) {
-            // a label names the disk rather than its snapshots (which keep the label)
-            List<VdiView> disks = new ArrayList<>();
-            for (VdiView candidate : byLabel) {
-                if (!"true".equals(candidate.keys().get(Lifecycle.KEY_IS_A_SNAPSHOT))) {
-                    disks.add(candidate);
-                }
-            }
-            if (disks.size() == 1) {
-                return disks.get(0);
-            }
-        }
-        if (byLabel.size() == 1) {
-            return byLabel.get(0);
-        }
-        if (byLabel.isEmpty()) {
-            throw new ThinsrException(ErrorCode.VDI_NOT_FOUND, "no VDI with uuid or name label '" + vdi + "'", vdi);
-        }
-        throw new ThinsrException(
-                ErrorCode.INVALID_ARGUMENT,
-                "name label '" + vdi + "' matches " + byLabel.size() + " VDIs; name it by uuid",
-                vdi);
+        return lifecycle.vdiResolve(sr, vdi, STAGING_PREFIX);
     }
 
     @Override

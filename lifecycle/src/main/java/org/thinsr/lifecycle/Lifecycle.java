@@ -721,6 +721,48 @@ public final class Lifecycle {
         });
     }
 
+    /**
+     * The VDI named by {@code uuidOrLabel}: its uuid, or a name label that matches exactly one VDI
+     * (a disk over its snapshots, which keep the label). Labels starting with {@code hiddenPrefix}
+     * (staging copies) are never matched by label.
+     *
+     * @throws ThinsrException {@code VDI_NOT_FOUND}, or {@code INVALID_ARGUMENT} when the label is
+     *     ambiguous
+     */
+    public VdiView vdiResolve(Optional<SrRef> ref, String uuidOrLabel, String hiddenPrefix) {
+        List<VdiView> byLabel = new ArrayList<>();
+        for (VdiView candidate : vdiList(ref)) {
+            if (candidate.uuid().equals(uuidOrLabel)) {
+                return candidate;
+            }
+            if (candidate.nameLabel().equals(uuidOrLabel) && !uuidOrLabel.startsWith(hiddenPrefix)) {
+                byLabel.add(candidate);
+            }
+        }
+        if (byLabel.size() > 1) {
+            List<VdiView> disks = new ArrayList<>();
+            for (VdiView candidate : byLabel) {
+                if (!"true".equals(candidate.keys().get(KEY_IS_A_SNAPSHOT))) {
+                    disks.add(candidate);
+                }
+            }
+            if (disks.size() == 1) {
+                return disks.get(0);
+            }
+        }
+        if (byLabel.size() == 1) {
+            return byLabel.get(0);
+        }
+        if (byLabel.isEmpty()) {
+            throw new ThinsrException(
+                    ErrorCode.VDI_NOT_FOUND, "no VDI with uuid or name label '" + uuidOrLabel + "'", uuidOrLabel);
+        }
+        throw new ThinsrException(
+                ErrorCode.INVALID_ARGUMENT,
+                "name label '" + uuidOrLabel + "' matches " + byLabel.size() + " VDIs; name it by uuid",
+                uuidOrLabel);
+    }
+
     /** One VDI. */
     public VdiView vdiStat(Optional<SrRef> ref, String vdiUuid) {
         return locked(orDefault(ref), session -> viewOf(session, session.metadata.vdi(vdiUuid)));
