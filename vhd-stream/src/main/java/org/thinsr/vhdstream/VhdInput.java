@@ -61,7 +61,7 @@ sealed interface VhdInput permits VhdInput.Seekable, VhdInput.Forward {
 
         private final ReadableByteChannel channel;
         private final long length;
-        private final ByteBuffer scratch = ByteBuffer.allocateDirect(256 << 10);
+        private ByteBuffer scratch;
         private long position;
 
         Forward(ReadableByteChannel channel, long length) {
@@ -96,6 +96,9 @@ sealed interface VhdInput permits VhdInput.Seekable, VhdInput.Forward {
                         "[" + offset + ", " + (offset + buffer.remaining()) + ")");
             }
             while (position < offset) {
+                if (scratch == null) {
+                    scratch = ByteBuffer.allocateDirect(256 << 10);
+                }
                 scratch.clear().limit((int) Math.min(scratch.capacity(), offset - position));
                 fill(scratch, field);
             }

@@ -42,7 +42,7 @@ public final class VhdReader {
 
     private final BlockSink sink;
     private final boolean targetIsZero;
-    private final ByteBuffer chunk = ByteBuffer.allocateDirect(CHUNK);
+    private ByteBuffer chunk;
     private long bytesWritten;
     private long bytesZeroed;
 
@@ -94,6 +94,13 @@ public final class VhdReader {
 
     private Result run(VhdInput input) throws IOException {
         VhdImage image = VhdImage.read(input);
+        // Sized to what one copy can need: at most a block, at most the disk, at most 4 MiB.
+        long largestCopy = image.footer() == null
+                ? input.length()
+                : image.header() == null
+                        ? image.virtualSize()
+                        : Math.min(image.virtualSize(), image.header().blockSize());
+        chunk = ByteBuffer.allocateDirect((int) Math.max(VhdFormat.SECTOR_SIZE, Math.min(CHUNK, largestCopy)));
         Result result;
         if (image.footer() == null) {
             result = streamFixed((VhdInput.Forward) input, image.leadingData());
@@ -223,7 +230,7 @@ public final class VhdReader {
     private void copyData(VhdInput input, long from, long length, long to, String field) throws IOException {
         long done = 0;
         while (done < length) {
-            int n = (int) Math.min(CHUNK, length - done);
+            int n = (int) Math.min(chunk.capacity(), length - done);
             chunk.clear().limit(n);
             input.read(from + done, chunk, field);
             chunk.flip();

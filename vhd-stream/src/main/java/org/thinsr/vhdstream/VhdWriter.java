@@ -7,6 +7,9 @@ import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.WritableByteChannel;
 import java.util.Objects;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.atomic.AtomicReference;
 import org.thinsr.allocmap.BlockSource;
 import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ExtentSet;
@@ -22,8 +25,9 @@ import org.thinsr.allocmap.ThinsrException;
  * Block data the layout does not read (outside the map's DATA extents, or past the virtual size)
  * is written as zeros.
  *
- * <p>Not thread-safe: one writer per output; several writers may share a layout. The caller closes
- * the source and the output.
+ * <p>Not thread-safe: one writer per output; several writers may share a layout. Long ranges are
+ * read by one helper thread (so the source must tolerate being read from a thread other than the
+ * caller's, one thread at a time). The caller closes the source and the output.
  */
 public final class VhdWriter {
     /** Bytes read from the source and written per call. */
@@ -53,7 +57,9 @@ public final class VhdWriter {
     }
 
     /**
-     * Writes bytes {@code [start, end)} of the image to {@code out}.
+     * Writes bytes {@code [start, end)} of the image to {@code out}. Ranges of 16 MiB or more are
+     * pipelined: one helper thread reads the source into a few 4 MiB buffers while the calling
+     * thread writes the previous ones (the source is still read by one thread at a time).
      *
      * @throws IndexOutOfBoundsException unless {@code 0 <= start <= end <= layout.length()}
      * @throws java.io.EOFException when the source is shorter than the layout's virtual size
@@ -68,70 +74,146 @@ public final class VhdWriter {
                     ErrorCode.INVALID_ARGUMENT,
                     "source has " + source.size() + " bytes, the VHD plan " + layout.virtualSize());
         }
-        long position = start;
-        while (position < end) {
+        if (end - start < PIPELINE_THRESHOLD) {
+            long position = start;
+            while (position < end) {
+                buffer.clear();
+                position += fill(buffer, position, end);
+                buffer.flip();
+                writeFully(out, buffer);
+            }
+            return;
+        }
+        writePipelined(out, start, end);
+    }
+
+    /** Ranges at least this long are read by a helper thread while the caller writes. */
+    static final long PIPELINE_THRESHOLD = 16L << 20;
+
+    private static final int PIPELINE_BUFFERS = 3;
+
+    private static final ByteBuffer END = ByteBuffer.allocate(0);
+
+    private void writePipelined(WritableByteChannel out, long start, long end) throws IOException {
+        BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(PIPELINE_BUFFERS);
+        BlockingQueue<ByteBuffer> filled = new ArrayBlockingQueue<>(PIPELINE_BUFFERS + 1);
+        free.add(buffer);
+        for (int i = 1; i < PIPELINE_BUFFERS; i++) {
+            free.add(ByteBuffer.allocateDirect(BUFFER_SIZE));
+        }
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread reader = Thread.ofPlatform().name("vhd-writer-read").daemon().start(() -> {
+            try {
+                long position = start;
+                while (position < end) {
+                    ByteBuffer next = free.take();
+                    next.clear();
+                    position += fill(next, position, end);
+                    next.flip();
+                    filled.put(next);
+                }
+            } catch (Throwable e) {
+                failure.set(e);
+            } finally {
+                filled.offer(END);
+            }
+        });
+        try {
+            while (true) {
+                ByteBuffer next = filled.take();
+                if (!next.isDirect()) { // END, the only heap buffer in the queue
+                    break;
+                }
+                writeFully(out, next);
+                free.put(next);
+            }
+            reader.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while writing a VHD");
+        } finally {
+            if (reader.isAlive()) {
+                reader.interrupt();
+                try {
+                    reader.join();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+        Throwable thrown = failure.get();
+        if (thrown instanceof IOException io) {
+            throw io;
+        }
+        if (thrown instanceof RuntimeException runtime) {
+            throw runtime;
+        }
+        if (thrown instanceof Error error) {
+            throw error;
+        }
+        if (thrown != null) {
+            throw new IOException("reading the VHD source failed", thrown);
+        }
+    }
+
+    /**
+     * Fills {@code target} from its position with image bytes starting at {@code position}, crossing
+     * structure boundaries, until it is full or {@code end} is reached; returns the bytes added.
+     */
+    private long fill(ByteBuffer target, long position, long end) throws IOException {
+        long start = position;
+        while (position < end && target.hasRemaining()) {
             VhdLayout.Span span = layout.span(position);
-            long pieceEnd = Math.min(end, span.end());
             long within = position - span.start();
-            int n;
+            int n = (int) Math.min(Math.min(end, span.end()) - position, target.remaining());
             switch (span.part()) {
-                case FOOTER_COPY, FOOTER -> writeBytes(out, layout.footerBytes(), within, pieceEnd - position);
-                case HEADER -> writeBytes(out, layout.headerBytes(), within, pieceEnd - position);
-                case PARENT_LOCATOR -> writeBytes(out, layout.locatorBytes(), within, pieceEnd - position);
+                case FOOTER_COPY, FOOTER -> target.put(layout.footerBytes(), (int) within, n);
+                case HEADER -> target.put(layout.headerBytes(), (int) within, n);
+                case PARENT_LOCATOR -> target.put(layout.locatorBytes(), (int) within, n);
                 case BAT -> {
-                    n = (int) Math.min(pieceEnd - position, BUFFER_SIZE);
-                    buffer.clear().limit(n);
-                    layout.batBytes(within, buffer);
-                    buffer.flip();
-                    writeFully(out, buffer);
-                    pieceEnd = position + n;
+                    ByteBuffer slice = target.slice(target.position(), n);
+                    layout.batBytes(within, slice);
+                    target.position(target.position() + n);
                 }
-                case BITMAP -> {
-                    ByteBuffer bitmap = ones.duplicate();
-                    bitmap.position((int) within).limit((int) (within + pieceEnd - position));
-                    writeFully(out, bitmap);
-                }
+                case BITMAP ->
+                    target.put(ones.duplicate().position((int) within).limit((int) within + n));
                 case BLOCK_DATA -> {
                     long virtualStart = span.block() < 0
                             ? within
                             : (long) layout.presentBlock(span.block()) * layout.blockSize() + within;
-                    n = (int) Math.min(pieceEnd - position, BUFFER_SIZE);
-                    fillData(virtualStart, n);
-                    writeFully(out, buffer);
-                    pieceEnd = position + n;
+                    fillData(target, virtualStart, n);
                 }
             }
-            position = pieceEnd;
+            position += n;
         }
+        return position - start;
     }
 
-    /** Fills {@link #buffer} with virtual bytes {@code [virtualStart, virtualStart + n)} and flips it. */
-    private void fillData(long virtualStart, int n) throws IOException {
-        buffer.clear().limit(n);
+    /** Puts virtual bytes {@code [virtualStart, virtualStart + n)} at {@code target}'s position. */
+    private void fillData(ByteBuffer target, long virtualStart, int n) throws IOException {
+        int base = target.position();
+        int limit = target.limit();
         long virtualEnd = virtualStart + n;
         long readableEnd = Math.min(virtualEnd, layout.virtualSize());
         ExtentSet read =
                 virtualStart < readableEnd ? layout.readExtents().clip(virtualStart, readableEnd) : ExtentSet.empty();
-        MemorySegment segment = MemorySegment.ofBuffer(buffer);
+        MemorySegment segment = MemorySegment.ofBuffer(target.duplicate().clear());
         long cursor = virtualStart;
         for (int i = 0; i < read.size(); i++) {
             long extentStart = read.start(i);
             long extentEnd = read.end(i);
             if (cursor < extentStart) {
-                segment.asSlice(cursor - virtualStart, extentStart - cursor).fill((byte) 0);
+                segment.asSlice(base + cursor - virtualStart, extentStart - cursor)
+                        .fill((byte) 0);
             }
-            buffer.limit((int) (extentEnd - virtualStart)).position((int) (extentStart - virtualStart));
-            source.readFully(extentStart, buffer);
+            target.limit(base + (int) (extentEnd - virtualStart)).position(base + (int) (extentStart - virtualStart));
+            source.readFully(extentStart, target);
             cursor = extentEnd;
         }
         if (cursor < virtualEnd) {
-            segment.asSlice(cursor - virtualStart, virtualEnd - cursor).fill((byte) 0);
+            segment.asSlice(base + cursor - virtualStart, virtualEnd - cursor).fill((byte) 0);
         }
-        buffer.limit(n).position(0);
-    }
-
-    private static void writeBytes(WritableByteChannel out, byte[] bytes, long from, long count) throws IOException {
-        writeFully(out, ByteBuffer.wrap(bytes, (int) from, (int) count));
+        target.limit(limit).position(base + n);
     }
 
     private static void writeFully(WritableByteChannel out, ByteBuffer data) throws IOException {

@@ -5,7 +5,7 @@ import java.nio.ByteBuffer;
 import org.thinsr.allocmap.BlockSource;
 
 /** An in-memory {@link BlockSource}; counts the bytes read. */
-final class ByteArraySource implements BlockSource {
+class ByteArraySource implements BlockSource {
     private final byte[] data;
     long bytesRead;
 

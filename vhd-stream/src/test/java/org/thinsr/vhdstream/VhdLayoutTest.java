@@ -193,4 +193,55 @@ class VhdLayoutTest {
             assertThat(bat.get()).isEqualTo((byte) 0xFF);
         }
     }
+
+    @Test
+    void pipelinedWholeWriteEqualsPieceByPieceWritesAndReadsBack() throws Exception {
+        int size = 24 * MIB + 512;
+        ExtentSet data = ExtentSet.builder()
+                .add(0, 9L * MIB + 17 * 512)
+                .add(12L * MIB, size)
+                .build();
+        byte[] disk = TestImages.disk(size, data, 5);
+        AllocationMap map = AllocationMap.ofData(size, data);
+        ByteArraySource source = new ByteArraySource(disk);
+        VhdLayout layout = VhdLayout.plan(map, TestImages.options(VhdDiskType.DYNAMIC), source);
+        assertThat(layout.length()).isGreaterThan(VhdWriter.PIPELINE_THRESHOLD);
+        ByteArrayOutputStream whole = new ByteArrayOutputStream();
+        new VhdWriter(layout, source).write(whole);
+        ByteArrayOutputStream pieces = new ByteArrayOutputStream();
+        VhdWriter writer = new VhdWriter(layout, source);
+        long piece = 5 * MIB + 123;
+        for (long a = 0; a < layout.length(); a += piece) {
+            writer.write(Channels.newChannel(pieces), a, Math.min(layout.length(), a + piece));
+        }
+        assertThat(whole.toByteArray()).isEqualTo(pieces.toByteArray());
+        MemorySink sink = new MemorySink(size, (byte) 1);
+        VhdReader.readStream(TestImages.channel(whole.toByteArray(), 1 << 20), layout.length(), sink, false);
+        assertThat(sink.data).isEqualTo(disk);
+    }
+
+    @Test
+    void aFailingSourceFailsThePipelinedWriteWithItsError() throws Exception {
+        int size = 24 * MIB;
+        AllocationMap map = AllocationMap.ofData(size, ExtentSet.of(0, size));
+        ByteArraySource shorter = new ByteArraySource(new byte[size]) {
+            @Override
+            public long size() {
+                return size;
+            }
+
+            @Override
+            public void readFully(long offset, ByteBuffer buffer) throws java.io.EOFException {
+                if (offset >= 20L * MIB) {
+                    throw new java.io.EOFException("source ends at 20 MiB");
+                }
+                super.readFully(offset, buffer);
+            }
+        };
+        VhdLayout layout =
+                VhdLayout.plan(map, TestImages.options(VhdDiskType.DYNAMIC).withSkipZeroBlocks(false));
+        assertThatThrownBy(() -> new VhdWriter(layout, shorter).write(new ByteArrayOutputStream()))
+                .isInstanceOf(java.io.EOFException.class)
+                .hasMessage("source ends at 20 MiB");
+    }
 }

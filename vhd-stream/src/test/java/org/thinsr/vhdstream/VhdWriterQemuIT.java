@@ -71,6 +71,28 @@ class VhdWriterQemuIT {
         checkAgainstQemu(name + "-fixed", size, writes, VhdOptions.fixed(Instant.now()));
     }
 
+    @ParameterizedTest(name = "{0} {2}")
+    @MethodSource("disks")
+    void qemuReadsOurDifferencingVhdWithItsParentIdentityInTheHeader(String name, long size, List<String> writes)
+            throws Exception {
+        // qemu's vpc driver opens a differencing disk without its parent (absent blocks read as
+        // zeros), so a source with data only where the delta is compares identical.
+        VhdParent parent = new VhdParent(
+                java.util.UUID.randomUUID(),
+                Instant.parse("2026-01-01T00:00:00Z"),
+                "parent.vhd",
+                List.of(new VhdParent.Locator(VhdParentLocator.PLATFORM_W2RU, ".\\parent.vhd")));
+        checkAgainstQemu(name + "-diff", size, writes, VhdOptions.differencing(parent, Instant.now()));
+        Path vhd = WORK.resolve(name + "-diff.vhd");
+        try (FileChannel in = FileChannel.open(vhd, StandardOpenOption.READ)) {
+            assertThat(VhdCheck.firstProblem(in)).isEmpty();
+            VhdInfo info = VhdInfo.read(in);
+            assertThat(info.footer().diskType()).contains(VhdDiskType.DIFFERENCING);
+            assertThat(info.header().parentUniqueId()).isEqualTo(parent.uniqueId());
+            assertThat(info.header().parentUnicodeName()).isEqualTo("parent.vhd");
+        }
+    }
+
     private static void checkAgainstQemu(String name, long size, List<String> writes, VhdOptions options)
             throws Exception {
         Path raw = WORK.resolve(name + ".raw");
