@@ -102,13 +102,13 @@ public final class LiveMirror {
             }
         }
 
-        /** No speed limit; 60 s per command, 5 min stall, 5 min to finish, polled 5 times a second. */
+        /** 60 s per command, 5 min stall, 90 s to finish or cancel, polled 5 times a second. */
         public static Options defaults(long bytesPerSecond) {
             return new Options(
                     bytesPerSecond,
                     Duration.ofSeconds(60),
                     Duration.ofMinutes(5),
-                    Duration.ofMinutes(5),
+                    Duration.ofSeconds(90),
                     Duration.ofMillis(200));
         }
     }
