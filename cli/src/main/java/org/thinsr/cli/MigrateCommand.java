@@ -48,8 +48,18 @@ final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--token", paramLabel = "TOKEN", description = "Bearer token for the destination server.")
     String token;
 
+    @Option(
+            names = "--live",
+            description = "Mirror a VDI attached through qemu-storage-daemon (file SR) into the NBD export --to"
+                    + " with qemu's blockdev-mirror while it stays in use, then switch its attachment to the"
+                    + " destination.")
+    boolean live;
+
     @Override
     public Integer call() throws IOException {
+        if (live) {
+            return new LiveMigration(spec, options, copy).run(vdi, to);
+        }
         String scheme = URI.create(to).getScheme();
         Migration.Destination destination =
                 switch (scheme == null ? "" : scheme.toLowerCase(Locale.ROOT)) {

@@ -7,14 +7,16 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.util.Locale;
+import org.thinsr.migrate.LiveMirror;
 import org.thinsr.migrate.Migration;
 
 /**
  * Migration progress: a bar with throughput and ETA on a terminal's stderr, or with {@code --json}
  * one JSON event per line on stdout ({@code {"event":"progress","pass":1,"sent_bytes":…}}), at most
- * ten a second.
+ * ten a second. A live mirror ({@code --live}) reports as pass 1 whose total grows with the guest's
+ * writes, plus {@code {"event":"job","status":"ready"}} when qemu's job changes status.
  */
-final class MigrationProgress implements Migration.Listener {
+final class MigrationProgress implements Migration.Listener, LiveMirror.Listener {
     private final PrintWriter out;
     private final boolean json;
     private final ProgressBar bar;
@@ -46,6 +48,28 @@ final class MigrationProgress implements Migration.Listener {
         } else {
             bar.update(sentBytes, totalDataBytes);
         }
+    }
+
+    @Override
+    public void jobStatus(String status) {
+        if (json) {
+            StringWriter text = new StringWriter();
+            try (JsonGenerator generator = new JsonFactory().createGenerator(text)) {
+                generator.writeStartObject();
+                generator.writeStringField("event", "job");
+                generator.writeStringField("status", status);
+                generator.writeEndObject();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            out.println(text);
+            out.flush();
+        }
+    }
+
+    @Override
+    public void progress(long copiedBytes, long totalBytes) {
+        progress(1, copiedBytes, 0, totalBytes, 0);
     }
 
     void finish() {

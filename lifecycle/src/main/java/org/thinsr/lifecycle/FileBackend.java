@@ -57,11 +57,13 @@ import org.thinsr.allocmap.ThinsrException;
  * <p>Attach starts one {@code qemu-storage-daemon} per volume exporting it over NBD on a unix
  * socket in the run directory ({@code $XDG_RUNTIME_DIR/thinsr} or {@code /tmp/thinsr-$USER});
  * the daemon's pid file and the attachment record there let any process on the host find and stop
- * it. (Until the {@code qmp-client} module's managed daemon lands, this class starts the daemon
+ * it, and its QMP monitor socket ({@link #monitor}) lets one drive it (live migration). (Until the {@code qmp-client} module's managed daemon lands, this class starts the daemon
  * itself with {@code --daemonize}.) Maps come from {@code qemu-img map --output=json} through allocmap's {@link QemuImgMapParser}.
  */
 public final class FileBackend implements StorageBackend {
     static final String KIND = "file";
+    private static final String NODE_NAME = "disk";
+    private static final String EXPORT_ID = "export0";
     static final String METADATA_FILE = ".thinsr-meta";
     static final String LOCK_FILE = ".thinsr-lock";
     static final long METADATA_SIZE = 4L << 20;
@@ -74,6 +76,7 @@ public final class FileBackend implements StorageBackend {
     private static final Duration TOOL_TIMEOUT = Duration.ofMinutes(5);
     private static final Set<PosixFilePermission> READ_ONLY = PosixFilePermissions.fromString("r--r--r--");
     private static final int MAX_CHAIN = 1000;
+    private static final String MONITOR_SUFFIX = ".qmp";
 
     private final CommandRunner runner;
     private final Path runDirectory;
@@ -617,6 +620,7 @@ public final class FileBackend implements StorageBackend {
         boolean exportReadOnly = readOnly || isReadOnly(file);
         Path socket = runFile(sr, volumeName, ".sock");
         Path pidFile = runFile(sr, volumeName, ".pid");
+        Path monitor = runFile(sr, volumeName, MONITOR_SUFFIX);
         Path record = runFile(sr, volumeName, ".json");
         if (socket.toString().length() > 100) {
             throw new ThinsrException(
@@ -628,17 +632,18 @@ public final class FileBackend implements StorageBackend {
             Files.createDirectories(runDirectory);
             Files.deleteIfExists(socket);
             Files.deleteIfExists(pidFile);
+            Files.deleteIfExists(monitor);
             ObjectNode blockdev = SrMetadataStore.JSON.createObjectNode();
             blockdev.put("driver", formatOf(file));
-            blockdev.put("node-name", "disk");
+            blockdev.put("node-name", NODE_NAME);
             blockdev.put("read-only", exportReadOnly);
             ObjectNode protocol = blockdev.putObject("file");
             protocol.put("driver", "file");
             protocol.put("filename", file.toString());
             ObjectNode export = SrMetadataStore.JSON.createObjectNode();
             export.put("type", "nbd");
-            export.put("id", "export0");
-            export.put("node-name", "disk");
+            export.put("id", EXPORT_ID);
+            export.put("node-name", NODE_NAME);
             export.put("name", volumeName);
             export.put("writable", !exportReadOnly);
             runner.check(
@@ -650,6 +655,10 @@ public final class FileBackend implements StorageBackend {
                             "addr.type=unix,addr.path=" + socket,
                             "--export",
                             SrMetadataStore.JSON.writeValueAsString(export),
+                            "--chardev",
+                            "socket,id=qmp0,path=" + monitor + ",server=on,wait=off",
+                            "--monitor",
+                            "chardev=qmp0",
                             "--pidfile",
                             pidFile.toString(),
                             "--daemonize"),
@@ -698,6 +707,20 @@ public final class FileBackend implements StorageBackend {
         }
     }
 
+    /**
+     * The QMP monitor of the {@code qemu-storage-daemon} serving an attached volume: the {@code .qmp}
+     * socket next to its pid file, node {@code disk}. Empty when the volume is not attached or its
+     * daemon was started without a monitor (by an older thinsr).
+     */
+    @Override
+    public Optional<QemuMonitor> monitor(SrInfo sr, String volumeName) {
+        Path monitor = runFile(sr, volumeName, MONITOR_SUFFIX);
+        if (attachment(sr, volumeName).isEmpty() || !Files.exists(monitor)) {
+            return Optional.empty();
+        }
+        return Optional.of(new QemuMonitor(monitor, NODE_NAME, EXPORT_ID));
+    }
+
     @Override
     public void detach(SrInfo sr, String volumeName) {
         Optional<ProcessHandle> daemon = daemon(sr, volumeName);
@@ -726,7 +749,7 @@ public final class FileBackend implements StorageBackend {
                         volumeName);
             }
         }
-        for (String suffix : List.of(".json", ".pid", ".sock")) {
+        for (String suffix : List.of(".json", ".pid", ".sock", MONITOR_SUFFIX)) {
             deleteQuietly(runFile(sr, volumeName, suffix));
         }
     }

@@ -822,6 +822,17 @@ public final class Lifecycle {
         });
     }
 
+    /**
+     * The QMP monitor of the qemu process serving an attached disk (file SRs: its {@code
+     * qemu-storage-daemon}); empty when the disk is not attached or not served by qemu.
+     */
+    public Optional<QemuMonitor> vdiMonitor(Optional<SrRef> ref, String vdiUuid) {
+        return locked(orDefault(ref), session -> {
+            VdiRecord vdi = disk(session, vdiUuid);
+            return session.backend.monitor(session.sr, vdi.volume());
+        });
+    }
+
     /** Detaches a disk and, when no other attached disk needs it, its template origin. Idempotent. */
     public void vdiDetach(Optional<SrRef> ref, String vdiUuid) {
         locked(orDefault(ref), session -> {

@@ -192,6 +192,15 @@ public interface StorageBackend {
     Optional<Attachment> attachment(SrInfo sr, String volumeName);
 
     /**
+     * The QMP monitor of the qemu process that serves an attached volume, for block jobs on the
+     * running export (live mirror). Empty when the volume is not attached or not served by qemu
+     * (the default: device-mapper and LVM attachments).
+     */
+    default Optional<QemuMonitor> monitor(SrInfo sr, String volumeName) {
+        return Optional.empty();
+    }
+
+    /**
      * The volume's allocation map over {@code [0, virtualSize)}: blocks the volume holds itself are
      * {@code LOCAL} (DATA, or ZERO when known zero), blocks read from a backing file, shared
      * snapshot base or external origin carry that layer's state with {@code origin} provenance of

@@ -26,6 +26,11 @@ public final class BandwidthLimiter {
         return new BandwidthLimiter(bytesPerSecond);
     }
 
+    /** The limit in bytes per second; 0 when unlimited. */
+    public long bytesPerSecond() {
+        return bytesPerSecond;
+    }
+
     /** Waits until {@code bytes} may be sent. */
     public void acquire(long bytes) throws InterruptedException {
         if (bytesPerSecond == 0) {
