@@ -84,7 +84,9 @@ class VhdMutationFuzzTest {
         long seconds = (System.nanoTime() - started) / 1_000_000_000L;
         System.out.println(
                 "VhdMutationFuzzTest: " + accepted + " decoded, " + rejected + " rejected in " + seconds + " s");
-        assertThat(seconds).isLessThan(60);
+        // each input has its own 5 s bound above; this one only catches a run-away loop (generous:
+        // the run took 73 s on a machine loaded by four parallel builds, 22 s in a CI check run)
+        assertThat(seconds).isLessThan(300);
         assertThat(rejected).isGreaterThan(MUTATIONS_PER_IMAGE);
         assertThat(accepted).isGreaterThan(MUTATIONS_PER_IMAGE / 2);
     }
