@@ -1,6 +1,7 @@
 package org.thinsr.cli;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.net.URI;
 import java.util.Locale;
 import java.util.Optional;
@@ -12,6 +13,7 @@ import org.thinsr.lifecycle.Lifecycle;
 import org.thinsr.migrate.HttpDestination;
 import org.thinsr.migrate.Migration;
 import org.thinsr.migrate.NbdDestination;
+import org.thinsr.migrate.XapiImportDestination;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -22,8 +24,9 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "migrate",
         mixinStandardHelpOptions = true,
-        description = "Move a VDI to another host's thinsr server (http:// or https://) or into an NBD export"
-                + " (nbd://, nbd+unix://), sending only allocated and changed blocks. Resumable, verified.")
+        description = "Move a VDI to another host's thinsr server (http:// or https://), into an existing VDI"
+                + " behind xapi's /import_raw_vdi (XenServer, XCP-ng), or into an NBD export (nbd://,"
+                + " nbd+unix://), sending only allocated and changed blocks. Resumable, verified.")
 final class MigrateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -41,8 +44,11 @@ final class MigrateCommand implements Callable<Integer> {
             names = "--to",
             required = true,
             paramLabel = "URL",
-            description = "The destination: a thinsr server (http://HOST:PORT/), or an NBD export at least as"
-                    + " large as the VDI that reads as zeros (nbd://HOST:PORT/NAME, nbd+unix:///NAME?socket=PATH).")
+            description = "The destination: a thinsr server (http://HOST:PORT/); an existing VDI at least as large"
+                    + " that reads as zeros, behind xapi's raw import with chunked framing"
+                    + " (https://[USER:PASS@]HOST/import_raw_vdi?vdi=UUID[&session_id=REF]; no --verify,"
+                    + " --keep-partial or --resume); or an NBD export at least as large as the VDI that reads as"
+                    + " zeros (nbd://HOST:PORT/NAME, nbd+unix:///NAME?socket=PATH).")
     String to;
 
     @Option(names = "--token", paramLabel = "TOKEN", description = "Bearer token for the destination server.")
@@ -55,16 +61,36 @@ final class MigrateCommand implements Callable<Integer> {
                     + " destination.")
     boolean live;
 
+    /** One chunked PUT per pass: --connections does not apply, said once on stderr when given. */
+    private XapiImportDestination xapiDestination(URI uri) {
+        XapiImportDestination xapi = new XapiImportDestination(uri, Optional.ofNullable(token));
+        if (spec.commandLine().getParseResult().hasMatchedOption("--connections") && copy.connections > 1) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("thinsr: note: --connections " + copy.connections
+                    + " is ignored: xapi /import_raw_vdi takes one chunked PUT per pass");
+            err.flush();
+        }
+        return xapi;
+    }
+
     @Override
     public Integer call() throws IOException {
         if (live) {
             return new LiveMigration(spec, options, copy).run(vdi, to);
         }
-        String scheme = URI.create(to).getScheme();
+        URI uri;
+        try {
+            uri = URI.create(to);
+        } catch (IllegalArgumentException e) {
+            throw new ThinsrException(ErrorCode.USAGE, "--to: not a URL: " + e.getMessage());
+        }
+        String scheme = uri.getScheme();
         Migration.Destination destination =
                 switch (scheme == null ? "" : scheme.toLowerCase(Locale.ROOT)) {
                     case "http", "https" ->
-                        new HttpDestination(new HttpDiskClient(URI.create(to), Optional.ofNullable(token)));
+                        XapiImportDestination.accepts(uri)
+                                ? xapiDestination(uri)
+                                : new HttpDestination(new HttpDiskClient(uri, Optional.ofNullable(token)));
                     case "nbd", "nbd+unix", "nbds" -> new NbdDestination(to);
                     default ->
                         throw new ThinsrException(

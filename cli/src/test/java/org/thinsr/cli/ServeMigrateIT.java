@@ -144,6 +144,74 @@ class ServeMigrateIT {
     }
 
     @Test
+    void migrateIntoTheServersXapiImportRawVdi() throws Exception {
+        Path srA = dir.resolve("sr-a");
+        assertThat(thinsr("sr-create", "--sr", srA.toString()).status()).isZero();
+        byte[] content = new byte[16 << 20];
+        Random random = new Random(22);
+        for (int mib = 1; mib < 16; mib += 3) {
+            byte[] data = new byte[300_000];
+            random.nextBytes(data);
+            System.arraycopy(data, 0, content, mib << 20, data.length);
+        }
+        Path image = dir.resolve("db.raw");
+        Files.write(image, content);
+        assertThat(thinsr("vdi-create", "--sr", srA.toString(), "--name", "db", "--size", "16M")
+                        .status())
+                .isZero();
+        Result imported = thinsr("import", "--sr", srA.toString(), "db", image.toString());
+        assertThat(imported.status()).as(imported.stderr()).isZero();
+        String vdi;
+        try (java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient()) {
+            java.net.http.HttpResponse<String> created = http.send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "vdis"))
+                            .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+                                    "{\"name_label\":\"xapi target\",\"virtual_size\":" + content.length + "}"))
+                            .build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+            vdi = JSON.readTree(created.body()).get("id").asText();
+        }
+        String to = base + "import_raw_vdi?vdi=" + vdi;
+
+        Result noVdi = thinsr(
+                "migrate", "--sr", srA.toString(), "db", "--to", base + "import_raw_vdi?session_id=OpaqueRef:s3cret");
+        assertThat(noVdi.status()).isEqualTo(2);
+        assertThat(noVdi.stderr())
+                .startsWith("thinsr: USAGE: --to: actual '" + base + "import_raw_vdi?session_id=…': missing vdi=")
+                .doesNotContain("s3cret")
+                .hasLineCount(1);
+        Result verify = thinsr("migrate", "--sr", srA.toString(), "db", "--to", to, "--verify");
+        assertThat(verify.status()).isEqualTo(2);
+        assertThat(verify.stderr())
+                .startsWith("thinsr: USAGE: --verify: xapi /import_raw_vdi has no checksum endpoint");
+        Result resume = thinsr("migrate", "--sr", srA.toString(), "db", "--to", to, "--resume");
+        assertThat(resume.status()).isEqualTo(2);
+        assertThat(resume.stderr()).startsWith("thinsr: USAGE: --keep-partial/--resume: ");
+
+        Result migrated = thinsr("migrate", "--sr", srA.toString(), "db", "--to", to, "--connections", "8", "--json");
+        assertThat(migrated.status()).as(migrated.stderr()).isZero();
+        assertThat(migrated.stderr()).contains("--connections 8 is ignored");
+        List<String> events = migrated.stdout().lines().toList();
+        JsonNode report = JSON.readTree(events.get(events.size() - 1));
+        assertThat(report.get("destinationVdi").asText()).isEqualTo(vdi);
+        assertThat(report.get("sentBytes").asLong())
+                .isEqualTo(report.get("allocatedBytes").asLong())
+                .isLessThan(content.length);
+        Path back = dir.resolve("db-back.raw");
+        Result exported = thinsr("export", vdi, "--url", base, "--format", "raw", "-o", back.toString());
+        assertThat(exported.status()).as(exported.stderr()).isZero();
+        assertThat(Files.mismatch(back, image)).isEqualTo(-1L);
+
+        Result missing =
+                thinsr("migrate", "--sr", srA.toString(), "db", "--to", base + "import_raw_vdi?vdi=no-such-vdi");
+        assertThat(missing.status()).isEqualTo(4);
+        assertThat(missing.stderr())
+                .startsWith("thinsr: VDI_NOT_FOUND: PUT " + base + "import_raw_vdi?vdi=no-such-vdi answered 404: ")
+                .hasLineCount(1);
+    }
+
+    @Test
     void failuresExitWithTheirStatusAndOneLine() throws Exception {
         Result missing = thinsr(
                 "export", "no-such-vdi", "--url", base, "-o", dir.resolve("x").toString());

@@ -36,11 +36,15 @@ public interface DiskStore {
     ExportView openForExport(String vdi, Optional<String> base) throws IOException;
 
     /**
-     * A staging target for a whole-disk import: writes land in a fresh volume (or a fresh snapshot);
-     * the VDI changes only on {@link ImportTarget#commit()}. Closing without commit discards
-     * everything written, leaving the VDI exactly as it was.
+     * A staging target for an import: writes land in a fresh volume (or a fresh snapshot); the VDI
+     * changes only on {@link ImportTarget#commit()}. Closing without commit discards everything
+     * written, leaving the VDI exactly as it was.
+     *
+     * @param overCurrentContent the stream carries only some ranges (xapi's chunked framing, where
+     *     the rest of the disk "stays as it is"): the staging starts as a copy of the VDI's current
+     *     content instead of zeros
      */
-    ImportTarget beginImport(String vdi) throws IOException;
+    ImportTarget beginImport(String vdi, boolean overCurrentContent) throws IOException;
 
     /** Random-access writes straight into the VDI (imageio's PUT with Content-Range, PATCH). */
     WriteHandle openForWrite(String vdi) throws IOException;

@@ -304,7 +304,7 @@ final class HttpApi extends Handler.Abstract {
                 response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0);
                 out.flush();
             }
-            try (DiskStore.ImportTarget target = store.beginImport(vdi);
+            try (DiskStore.ImportTarget target = store.beginImport(vdi, chunked);
                     CountingInput in = new CountingInput(Content.Source.asInputStream(request), metrics, task)) {
                 try (BlockSink staging = StandardFormats.writeBehind(target.sink())) {
                     importer.read(in, declared, disk.virtualSize(), staging);

@@ -261,21 +261,23 @@ public final class LifecycleDiskStore implements DiskStore, AutoCloseable {
     }
 
     @Override
-    public ImportTarget beginImport(String vdi) throws IOException {
+    public ImportTarget beginImport(String vdi, boolean overCurrentContent) throws IOException {
         VdiView target = resolve(vdi);
         closeLingering(target.uuid());
         if (target.readOnly() || target.uri() != null) {
             throw new ThinsrException(
                     ErrorCode.VDI_IS_TEMPLATE, "VDI " + target.uuid() + " is read-only", target.uuid());
         }
-        VdiView staging = lifecycle.vdiCreate(
-                sr,
-                STAGING_PREFIX + target.uuid(),
-                "staging of an import into " + target.uuid(),
-                target.virtualSizeBytes(),
-                Provisioning.THIN,
-                Map.of(),
-                Progress.NONE);
+        VdiView staging = overCurrentContent
+                ? lifecycle.vdiClone(sr, target.uuid(), Optional.of(STAGING_PREFIX + target.uuid()))
+                : lifecycle.vdiCreate(
+                        sr,
+                        STAGING_PREFIX + target.uuid(),
+                        "staging of an import into " + target.uuid(),
+                        target.virtualSizeBytes(),
+                        Provisioning.THIN,
+                        Map.of(),
+                        Progress.NONE);
         BlockSink sink;
         try {
             sink = Attachments.openSink(lifecycle.vdiAttach(sr, staging.uuid(), false));

@@ -48,7 +48,7 @@ public final class LocalTransfers {
             throws IOException {
         DiskStore.DiskInfo disk = store.find(vdi);
         Formats.Importer importer = StandardFormats.all().importer(format);
-        try (DiskStore.ImportTarget target = store.beginImport(vdi)) {
+        try (DiskStore.ImportTarget target = store.beginImport(vdi, false)) {
             try (org.thinsr.allocmap.BlockSink staging = StandardFormats.writeBehind(target.sink())) {
                 importer.read(new ProgressInput(in, progress), length, disk.virtualSize(), staging);
                 staging.flush(); // waits for every write: nothing may still be in flight below

@@ -220,6 +220,31 @@ class FileSrServiceIT {
         assertContent(vdi, source);
     }
 
+    @Test
+    void xapiChunkedUploadKeepsTheBytesItDoesNotCarry() throws Exception {
+        String vdi = createVdi("incremental");
+        Tools.check(List.of(curl, "-sSf", "-T", source.toString(), url("/vdis/" + vdi + "?format=raw")));
+        byte[] expected = Files.readAllBytes(source);
+        byte[] patch = new byte[4096];
+        new java.util.Random(5).nextBytes(patch);
+        System.arraycopy(patch, 0, expected, 1 << 20, patch.length);
+        Path framed = dir.resolve("incremental");
+        try (OutputStream out = Files.newOutputStream(framed)) {
+            ByteBuffer header = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
+            header.putLong(1 << 20).putInt(patch.length);
+            out.write(header.array());
+            out.write(patch);
+            out.write(new byte[12]);
+        }
+        Tools.check(List.of(
+                curl, "-sSf", "-b", "chunked=true", "-T", framed.toString(), url("/import_raw_vdi?vdi=" + vdi)));
+        awaitNoRunningTask();
+        Path expectedFile = dir.resolve("expected");
+        Files.write(expectedFile, expected);
+        assertContent(vdi, expectedFile);
+        assertThat(lifecycle.vdiList(sr)).as("no staging VDI left behind").hasSize(1);
+    }
+
     private void awaitNoRunningTask() throws Exception {
         for (int i = 0; i < 400; i++) {
             JsonNode tasks = JSON.readTree(

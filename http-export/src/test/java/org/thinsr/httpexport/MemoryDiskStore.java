@@ -111,9 +111,9 @@ final class MemoryDiskStore implements DiskStore {
     }
 
     @Override
-    public synchronized ImportTarget beginImport(String vdi) {
+    public synchronized ImportTarget beginImport(String vdi, boolean overCurrentContent) {
         DiskInfo disk = find(vdi);
-        byte[] staging = new byte[Math.toIntExact(disk.virtualSize())];
+        byte[] staging = overCurrentContent ? disks.get(vdi).clone() : new byte[Math.toIntExact(disk.virtualSize())];
         return new ImportTarget() {
             @Override
             public BlockSink sink() {

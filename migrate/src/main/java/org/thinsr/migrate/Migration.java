@@ -73,6 +73,29 @@ public final class Migration {
 
         /** Removes the VDI that {@link #prepare} created (nothing when it created none). */
         void discard() throws IOException;
+
+        /**
+         * Refuses, before anything is snapshotted, made or sent, the options this destination cannot
+         * honour ({@code USAGE}). The default accepts all.
+         */
+        default void checkOptions(Options options) {}
+
+        /**
+         * Runs one copy pass of {@code plan}, reading through sources from {@code sources} (the
+         * implementation closes what it opens). The default: {@link SparseCopier} workers writing by
+         * position through {@link #openSink}. A destination that takes one ordered stream per pass
+         * overrides it.
+         */
+        default SparseCopier.Result copy(
+                CopyPlan plan,
+                SparseCopier.Opener<BlockSource> sources,
+                SparseCopier.Options options,
+                Optional<CopyJournal> journal,
+                SparseCopier.Listener listener,
+                BooleanSupplier cancelled)
+                throws IOException {
+            return SparseCopier.copy(plan, sources, this::openSink, options, journal, listener, cancelled);
+        }
     }
 
     /** Progress of a migration, for bars and JSON events. */
@@ -155,6 +178,7 @@ public final class Migration {
     /** Starts a new migration of {@code vdiUuid}. */
     public Report run(String vdiUuid) throws IOException {
         long started = System.nanoTime();
+        destination.checkOptions(options);
         VdiView source = lifecycle.vdiStat(sr, vdiUuid);
         if (source.uri() != null) {
             throw new ThinsrException(ErrorCode.VDI_IS_TEMPLATE, "VDI " + vdiUuid + " is a template: nothing to move");
@@ -181,6 +205,7 @@ public final class Migration {
     /** Continues an interrupted migration of {@code vdiUuid} kept by {@code keepPartial}. */
     public Report resume(String vdiUuid) throws IOException {
         long started = System.nanoTime();
+        destination.checkOptions(options);
         Path state = stateFile(vdiUuid);
         if (!Files.exists(state)) {
             throw new ThinsrException(
@@ -290,10 +315,9 @@ public final class Migration {
         }
         lifecycle.vdiAttach(sr, readUuid, true);
         try (CopyJournal journal = CopyJournal.open(journalFile(vdiUuid), readUuid + " -> " + destination.key())) {
-            SparseCopier.Result result = SparseCopier.copy(
+            SparseCopier.Result result = destination.copy(
                     plan,
                     () -> Attachments.openSource(lifecycle.vdiAttach(sr, readUuid, true)),
-                    destination::openSink,
                     options.copy(),
                     Optional.of(journal),
                     (sentBytes, zeroedBytes, totalData, totalZeros) ->

@@ -272,6 +272,209 @@ class MigrationIT {
         assertThat(lifecycle.vdiList(source)).hasSize(1);
     }
 
+    /** {@code thinsr_http_bytes_in_total} of the running server: request body bytes it read. */
+    private long serverBytesIn() throws Exception {
+        try (java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient()) {
+            String metrics = http.send(
+                            java.net.http.HttpRequest.newBuilder(server.uri().resolve("metrics"))
+                                    .build(),
+                            java.net.http.HttpResponse.BodyHandlers.ofString())
+                    .body();
+            return metrics.lines()
+                    .filter(line -> line.startsWith("thinsr_http_bytes_in_total "))
+                    .mapToLong(line -> (long) Double.parseDouble(line.substring(line.indexOf(' ') + 1)))
+                    .findFirst()
+                    .orElseThrow(() -> new AssertionError("no thinsr_http_bytes_in_total in " + metrics));
+        }
+    }
+
+    /** Chunk headers and terminator of a chunked body carrying {@code extents}: 12 per chunk + 12. */
+    private static long chunkedFraming(org.thinsr.allocmap.ExtentSet extents) {
+        long chunks = 0;
+        for (int i = 0; i < extents.size(); i++) {
+            long length = extents.end(i) - extents.start(i);
+            chunks += (length + ChunkedPassBody.MAX_CHUNK_BYTES - 1) / ChunkedPassBody.MAX_CHUNK_BYTES;
+        }
+        return 12 * chunks + 12;
+    }
+
+    private XapiImportDestination xapi(String vdi) {
+        return new XapiImportDestination(
+                java.net.URI.create(server.uri() + "import_raw_vdi?vdi=" + vdi + "&task_id=t-" + vdi),
+                Optional.empty());
+    }
+
+    private Migration.Options xapiOptions(int passes) {
+        return new Migration.Options(
+                new SparseCopier.Options(1, 4 << 20, BandwidthLimiter.unlimited()),
+                passes,
+                1,
+                false,
+                1 << 20,
+                false,
+                dir.resolve("state"));
+    }
+
+    @Test
+    void migrationIntoXapiImportRawVdiSendsOneChunkedPutOfTheDataOnly() throws Exception {
+        VdiView vdi = sourceVdi();
+        server = ThinsrServer.start(
+                ServerConfig.defaults().withListen("127.0.0.1", 0), store(), StandardFormats.all(), line -> {});
+        String destinationVdi = new HttpDiskClient(server.uri(), Optional.empty())
+                .create("from thinsr", SIZE)
+                .id();
+        org.thinsr.allocmap.ExtentSet data =
+                lifecycle.vdiMap(source, vdi.uuid()).nonZeroExtents();
+        long allocated = data.totalLength();
+        List<long[]> passes = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<long[]> progress = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Migration.Listener recorder = new Migration.Listener() {
+            @Override
+            public void pass(int pass, long bytesToSend, long bytesToZero) {
+                passes.add(new long[] {pass, bytesToSend, bytesToZero});
+            }
+
+            @Override
+            public void progress(int pass, long sentBytes, long zeroedBytes, long totalData, long totalZeros) {
+                progress.add(new long[] {pass, sentBytes, zeroedBytes, totalData, totalZeros});
+            }
+        };
+        long before = serverBytesIn();
+        Migration.Report report;
+        try (XapiImportDestination destination = xapi(destinationVdi)) {
+            report = new Migration(lifecycle, source, destination, xapiOptions(0), recorder, () -> false)
+                    .run(vdi.uuid());
+        }
+        long received = serverBytesIn() - before;
+
+        assertThat(report.destinationVdi()).isEqualTo(destinationVdi);
+        assertThat(report.passes()).isEqualTo(1);
+        assertThat(report.sentBytes()).isEqualTo(allocated).isEqualTo(report.allocatedBytes());
+        assertThat(report.zeroedBytes()).isZero();
+        assertThat(report.verified()).isFalse();
+        assertThat(received)
+                .as("body bytes the server read: the data plus the chunk framing, nothing of holes or zero runs")
+                .isEqualTo(allocated + chunkedFraming(data))
+                .isLessThanOrEqualTo(allocated + 12 * (allocated / (4 << 20) + data.size()) + 12);
+        assertThat(passes).hasSize(1);
+        assertThat(passes.getFirst()).containsExactly(1, allocated, 0);
+        assertThat(progress.getLast()).containsExactly(1, allocated, 0, allocated, 0);
+        assertSameContent(
+                Path.of(vdi.path()),
+                Path.of(lifecycle.vdiStat(target, destinationVdi).path()));
+        assertThat(lifecycle.vdiList(target))
+                .as("nothing created on the destination")
+                .hasSize(1);
+        assertThat(lifecycle.vdiList(source)).as("snapshot removed").hasSize(1);
+        assertThat(lifecycle.vdiStat(source, vdi.uuid()).keys())
+                .containsEntry(Lifecycle.KEY_CONTENT_ID, report.contentId());
+    }
+
+    @Test
+    void deltaPassesIntoXapiImportRawVdiCarryZeroedRangesAsZeroChunks() throws Exception {
+        VdiView vdi = sourceVdi();
+        server = ThinsrServer.start(
+                ServerConfig.defaults().withListen("127.0.0.1", 0), store(), StandardFormats.all(), line -> {});
+        String destinationVdi = new HttpDiskClient(server.uri(), Optional.empty())
+                .create("from thinsr", SIZE)
+                .id();
+        AtomicBoolean changed = new AtomicBoolean();
+        List<long[]> passes = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Migration.Listener changeDuringFirstPass = new Migration.Listener() {
+            @Override
+            public void pass(int pass, long bytesToSend, long bytesToZero) {
+                passes.add(new long[] {pass, bytesToSend, bytesToZero});
+            }
+
+            @Override
+            public void progress(int pass, long sentBytes, long zeroedBytes, long totalData, long totalZeros) {
+                if (pass == 1 && !changed.getAndSet(true)) {
+                    // the source is attached (in use) from here on, so delta passes follow
+                    try (BlockSink writer = Attachments.openSink(lifecycle.vdiAttach(source, vdi.uuid(), false))) {
+                        writer.writeZeroes(7L << 20, 1L << 20); // data that becomes zero
+                        byte[] fresh = new byte[65536];
+                        new Random(13).nextBytes(fresh);
+                        writer.write(40L << 20, ByteBuffer.wrap(fresh)); // a hole that becomes data
+                        writer.flush();
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
+            }
+        };
+        Migration.Report report;
+        try (XapiImportDestination destination = xapi(destinationVdi)) {
+            report = new Migration(lifecycle, source, destination, xapiOptions(3), changeDuringFirstPass, () -> false)
+                    .run(vdi.uuid());
+        } finally {
+            lifecycle.vdiDetach(source, vdi.uuid());
+        }
+        assertThat(changed).isTrue();
+        assertThat(report.passes()).isGreaterThanOrEqualTo(2);
+        assertThat(passes.get(1)[2]).as("pass 2 zeroes what became zero").isGreaterThanOrEqualTo(1L << 20);
+        assertThat(report.zeroedBytes()).isGreaterThanOrEqualTo(1L << 20);
+        assertSameContent(
+                Path.of(vdi.path()),
+                Path.of(lifecycle.vdiStat(target, destinationVdi).path()));
+        assertThat(lifecycle.vdiList(source)).as("snapshots removed").hasSize(1);
+    }
+
+    @Test
+    void xapiImportRawVdiFailuresArePreciseAndChangeNothing() throws Exception {
+        VdiView vdi = sourceVdi();
+        server = ThinsrServer.start(
+                ServerConfig.defaults().withListen("127.0.0.1", 0), store(), StandardFormats.all(), line -> {});
+        HttpDiskClient client = new HttpDiskClient(server.uri(), Optional.empty());
+        String small = client.create("too small", SIZE / 2).id();
+        long before = serverBytesIn();
+
+        // --verify: refused before anything is snapshotted or sent
+        assertThatThrownBy(() -> new Migration(
+                                lifecycle,
+                                source,
+                                xapi(small),
+                                new Migration.Options(
+                                        new SparseCopier.Options(1, 4 << 20, BandwidthLimiter.unlimited()),
+                                        0,
+                                        1,
+                                        true,
+                                        1 << 20,
+                                        false,
+                                        dir.resolve("state")),
+                                QUIET,
+                                () -> false)
+                        .run(vdi.uuid()))
+                .isInstanceOfSatisfying(org.thinsr.allocmap.ThinsrException.class, e -> assertThat(e.code())
+                        .isEqualTo(org.thinsr.allocmap.ErrorCode.USAGE))
+                .hasMessageStartingWith("--verify: xapi /import_raw_vdi has no checksum endpoint");
+        assertThat(serverBytesIn()).isEqualTo(before);
+        assertThat(lifecycle.vdiList(source)).as("no snapshot made").hasSize(1);
+
+        // a VDI the server does not have: its 404 and error body, exit status 4
+        String missing = "00000000-0000-0000-0000-000000000000";
+        assertThatThrownBy(() -> new Migration(lifecycle, source, xapi(missing), xapiOptions(0), QUIET, () -> false)
+                        .run(vdi.uuid()))
+                .isInstanceOfSatisfying(org.thinsr.allocmap.ThinsrException.class, e -> {
+                    assertThat(e.code()).isEqualTo(org.thinsr.allocmap.ErrorCode.VDI_NOT_FOUND);
+                    assertThat(e.code().exitStatus()).isEqualTo(4);
+                })
+                .hasMessageStartingWith("PUT " + server.uri() + "import_raw_vdi?vdi=" + missing + "&task_id=t-"
+                        + missing + " answered 404: VDI_NOT_FOUND: ");
+
+        // a VDI too small: the server answered 200 before the body, the failure is in its task
+        assertThatThrownBy(() -> new Migration(lifecycle, source, xapi(small), xapiOptions(0), QUIET, () -> false)
+                        .run(vdi.uuid()))
+                .isInstanceOf(org.thinsr.allocmap.ThinsrException.class)
+                .hasMessageContaining("import task t-" + small + " failed")
+                .hasMessageContaining("chunk end on the disk");
+        assertThat(client.allocationMap(small, SIZE / 2).nonZeroExtents().isEmpty())
+                .as("the failed import left the VDI as it was")
+                .isTrue();
+        assertThat(lifecycle.vdiList(target)).as("nothing created or removed").hasSize(1);
+        assertThat(lifecycle.vdiList(source)).as("snapshots removed").hasSize(1);
+        assertThat(lifecycle.vdiStat(source, vdi.uuid()).keys()).doesNotContainKey(Lifecycle.KEY_CONTENT_ID);
+    }
+
     /** {@code nbdkit memory} on a unix socket, with optional filter arguments; killed with the test. */
     private Process nbdkit(Path socket, String... extra) throws Exception {
         require("nbdkit", "nbdkit");

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.Objects;
 import java.util.function.LongConsumer;
 import org.thinsr.allocmap.AllocationMap;
@@ -24,10 +25,12 @@ import org.thinsr.allocmap.ExtentSet;
  * </pre>
  *
  * <p>Sent extents are the DATA runs (a sparse upload: the receiver's other bytes stay as they are,
- * so a fresh target must read as zeros) or, with {@code full}, the whole disk. Each extent is cut
- * into pieces of at most {@code maxChunk} bytes from its start. Empty pieces are never written, so
- * the terminator is unambiguous. The length is exact before the first byte and any byte range can
- * be produced on its own. Not thread-safe.
+ * so a fresh target must read as zeros) or, with {@code full}, the whole disk; or, for a copy plan,
+ * DATA runs read from the source plus zero runs carried as chunks of zero bytes (the framing has no
+ * zero command), without reading the source there. Each extent is cut into pieces of at most {@code
+ * maxChunk} bytes from its start. Empty pieces are never written, so the terminator is unambiguous.
+ * The length is exact before the first byte and any byte range can be produced on its own. Not
+ * thread-safe.
  */
 public final class ChunkedEncoder {
     /** xapi tools send pieces of at most 2 MiB. */
@@ -35,41 +38,100 @@ public final class ChunkedEncoder {
 
     static final int HEADER = 12;
 
+    /** Told of the disk bytes each call carried, piece by piece, after they were written out. */
+    @FunctionalInterface
+    public interface PieceListener {
+        /**
+         * Bytes of one piece were written out.
+         *
+         * @param diskOffset where the carried bytes belong on the disk
+         * @param length how many were written by this call (part of a piece when a range cuts it)
+         * @param zeros the bytes belong to a zero run (not read from the source)
+         */
+        void written(long diskOffset, int length, boolean zeros);
+    }
+
     private final BlockSource source;
-    private final ExtentSet extents;
+    /** The sent extents, ascending and disjoint: [extentStart[i], extentEnd[i]). */
+    private final long[] extentStart;
+
+    private final long[] extentEnd;
+    /** Whether extent i is a zero run, carried as zero bytes without reading the source. */
+    private final boolean[] extentZero;
+
     private final int maxChunk;
     /** Stream offset where extent i's first header starts; one more entry for the terminator. */
     private final long[] extentStreamStart;
 
+    private final long payloadBytes;
     private final byte[] buffer;
     private LongConsumer progress = bytes -> {};
+    private PieceListener pieces = (diskOffset, length, zeros) -> {};
 
     /**
      * @param full send every byte of the disk (zeros included) instead of the DATA runs only
      * @param maxChunk largest piece, in [1, 64 MiB]
      */
     public ChunkedEncoder(AllocationMap map, BlockSource source, boolean full, int maxChunk) throws IOException {
-        Objects.requireNonNull(map, "map");
+        this(
+                Objects.requireNonNull(map, "map").virtualSize(),
+                full ? ExtentSet.of(0, map.virtualSize()) : map.nonZeroExtents(),
+                ExtentSet.empty(),
+                source,
+                maxChunk);
+    }
+
+    /**
+     * An encoder of a copy plan: the {@code data} extents are read from {@code source}, the {@code
+     * zeros} extents are carried as chunks of zero bytes; both in one ascending sequence of chunks.
+     *
+     * @param virtualSize the disk size; both sets lie within it and the source is at least as large
+     * @param data extents read from the source and sent
+     * @param zeros extents sent as zero bytes, disjoint from {@code data}
+     * @param maxChunk largest piece, in [1, 64 MiB]
+     */
+    public ChunkedEncoder(long virtualSize, ExtentSet data, ExtentSet zeros, BlockSource source, int maxChunk)
+            throws IOException {
+        Objects.requireNonNull(data, "data");
+        Objects.requireNonNull(zeros, "zeros");
         this.source = Objects.requireNonNull(source, "source");
         if (maxChunk < 1 || maxChunk > RawZeroScan.MAX_GRANULARITY) {
             throw new IllegalArgumentException("max chunk out of [1, 64 MiB]: " + maxChunk);
         }
-        if (source.size() < map.virtualSize()) {
+        if (source.size() < virtualSize) {
             throw new IllegalArgumentException(
-                    "source is " + source.size() + " bytes but the map covers " + map.virtualSize());
+                    "source is " + source.size() + " bytes but the map covers " + virtualSize);
+        }
+        if ((!data.isEmpty() && data.max() > virtualSize) || (!zeros.isEmpty() && zeros.max() > virtualSize)) {
+            throw new IllegalArgumentException("extents reach past the disk size " + virtualSize);
+        }
+        if (!data.intersection(zeros).isEmpty()) {
+            throw new IllegalArgumentException("data and zero extents overlap: " + data.intersection(zeros));
         }
         this.maxChunk = maxChunk;
-        this.extents = full ? ExtentSet.of(0, map.virtualSize()) : map.nonZeroExtents();
-        this.extentStreamStart = new long[extents.size() + 1];
+        int count = data.size() + zeros.size();
+        this.extentStart = new long[count];
+        this.extentEnd = new long[count];
+        this.extentZero = new boolean[count];
+        for (int i = 0, d = 0, z = 0; i < count; i++) {
+            boolean zero = d == data.size() || (z < zeros.size() && zeros.start(z) < data.start(d));
+            ExtentSet from = zero ? zeros : data;
+            int index = zero ? z++ : d++;
+            extentStart[i] = from.start(index);
+            extentEnd[i] = from.end(index);
+            extentZero[i] = zero;
+        }
+        this.extentStreamStart = new long[count + 1];
         long position = 0;
-        for (int i = 0; i < extents.size(); i++) {
+        for (int i = 0; i < count; i++) {
             extentStreamStart[i] = position;
-            long length = extents.end(i) - extents.start(i);
+            long length = extentEnd[i] - extentStart[i];
             long pieces = (length - 1) / maxChunk + 1;
             position = Math.addExact(position, Math.addExact(length, Math.multiplyExact(pieces, HEADER)));
         }
-        extentStreamStart[extents.size()] = position;
-        this.buffer = new byte[Math.max(HEADER, (int) Math.min(maxChunk, Math.max(1, extents.totalLength())))];
+        extentStreamStart[count] = position;
+        this.payloadBytes = data.totalLength() + zeros.totalLength();
+        this.buffer = new byte[Math.max(HEADER, (int) Math.min(maxChunk, Math.max(1, payloadBytes)))];
     }
 
     /** A sparse encoder with 2 MiB pieces. */
@@ -83,14 +145,20 @@ public final class ChunkedEncoder {
         return this;
     }
 
-    /** The exact stream length, terminator included. */
-    public long length() {
-        return extentStreamStart[extents.size()] + HEADER;
+    /** Called with the disk bytes carried by the current call, piece by piece. */
+    public ChunkedEncoder pieces(PieceListener listener) {
+        this.pieces = Objects.requireNonNull(listener, "listener");
+        return this;
     }
 
-    /** Bytes of disk data carried. */
+    /** The exact stream length, terminator included. */
+    public long length() {
+        return extentStreamStart[extentStart.length] + HEADER;
+    }
+
+    /** Bytes of disk data carried (zero runs included). */
     public long payloadBytes() {
-        return extents.totalLength();
+        return payloadBytes;
     }
 
     public void writeTo(OutputStream out) throws IOException {
@@ -103,9 +171,10 @@ public final class ChunkedEncoder {
         long written = 0;
         int extent = findExtent(from);
         ByteBuffer header = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
-        for (; extent < extents.size() && extentStreamStart[extent] < to; extent++) {
-            long diskStart = extents.start(extent);
-            long diskEnd = extents.end(extent);
+        for (; extent < extentStart.length && extentStreamStart[extent] < to; extent++) {
+            long diskStart = extentStart[extent];
+            long diskEnd = extentEnd[extent];
+            boolean zero = extentZero[extent];
             long pieceSize = (long) maxChunk + HEADER;
             long firstPiece = Math.max(0, (from - extentStreamStart[extent]) / pieceSize);
             for (long piece = firstPiece; ; piece++) {
@@ -126,14 +195,20 @@ public final class ChunkedEncoder {
                 long readTo = Math.min(to, dataStream + length);
                 if (readFrom < readTo) {
                     int count = (int) (readTo - readFrom);
-                    source.readFully(pieceDisk + (readFrom - dataStream), ByteBuffer.wrap(buffer, 0, count));
+                    long diskOffset = pieceDisk + (readFrom - dataStream);
+                    if (zero) {
+                        Arrays.fill(buffer, 0, count, (byte) 0);
+                    } else {
+                        source.readFully(diskOffset, ByteBuffer.wrap(buffer, 0, count));
+                    }
                     out.write(buffer, 0, count);
                     written += count;
+                    pieces.written(diskOffset, count, zero);
                 }
                 progress.accept(written);
             }
         }
-        long terminator = extentStreamStart[extents.size()];
+        long terminator = extentStreamStart[extentStart.length];
         written += emit(new byte[HEADER], HEADER, terminator, from, to, out);
         progress.accept(written);
     }
@@ -141,7 +216,7 @@ public final class ChunkedEncoder {
     /** Index of the extent whose stream bytes contain {@code streamOffset} (or the count). */
     private int findExtent(long streamOffset) {
         int low = 0;
-        int high = extents.size();
+        int high = extentStart.length;
         while (low < high) {
             int mid = (low + high) >>> 1;
             if (extentStreamStart[mid + 1] <= streamOffset) {

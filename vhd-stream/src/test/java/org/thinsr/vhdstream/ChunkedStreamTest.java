@@ -89,6 +89,42 @@ class ChunkedStreamTest {
     }
 
     @Test
+    void planZeroRunsAreCarriedAsZeroBytesWithoutReadingTheSource() throws IOException {
+        RawMemoryDisk disk = smallDisk();
+        ExtentSet data = ExtentSet.of(700, 1500);
+        ExtentSet zeros = ExtentSet.of(5, 300).union(ExtentSet.of(1500, 1600));
+        List<long[]> carried = new ArrayList<>();
+        ChunkedEncoder encoder = new ChunkedEncoder(3000, data, zeros, disk, 256)
+                .pieces((offset, length, zero) -> carried.add(new long[] {offset, length, zero ? 1 : 0}));
+        byte[] stream = RawTestStreams.bytesOf(encoder::writeTo);
+        // pieces: [5,261) [261,300) zero; [700,956) [956,1212) [1212,1468) [1468,1500) data; [1500,1600) zero
+        assertThat(encoder.length()).isEqualTo(1195L + 7 * 12 + 12).isEqualTo(stream.length);
+        assertThat(encoder.payloadBytes()).isEqualTo(1195);
+        assertThat(disk.readRanges()).isEqualTo(data);
+        assertThat(carried)
+                .extracting(piece -> List.of(piece[0], piece[1], piece[2]))
+                .containsExactly(
+                        List.of(5L, 256L, 1L),
+                        List.of(261L, 39L, 1L),
+                        List.of(700L, 256L, 0L),
+                        List.of(956L, 256L, 0L),
+                        List.of(1212L, 256L, 0L),
+                        List.of(1468L, 32L, 0L),
+                        List.of(1500L, 100L, 1L));
+        byte[] garbage = new byte[3000];
+        Arrays.fill(garbage, (byte) 0x5a);
+        RawMemoryDisk target = new RawMemoryDisk(garbage, null);
+        new ChunkedDecoder(256).decode(RawTestStreams.whole(stream), target);
+        for (int i = 0; i < 3000; i++) {
+            byte expected = data.contains(i) ? disk.bytes[i] : zeros.contains(i) ? 0 : (byte) 0x5a;
+            assertThat(target.bytes[i]).as("byte %s", i).isEqualTo(expected);
+        }
+        assertThatThrownBy(() -> new ChunkedEncoder(3000, data, ExtentSet.of(1400, 1600), disk, 256))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("overlap");
+    }
+
+    @Test
     void chunksInAnyOrderAndZeroLengthChunksAreAccepted() throws IOException {
         ByteArrayOutputStream stream = new ByteArrayOutputStream();
         chunk(stream, 20, new byte[] {3, 3});
