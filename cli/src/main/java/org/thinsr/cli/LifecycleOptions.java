@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.regex.Pattern;
 import org.thinsr.lifecycle.Lifecycle;
 import org.thinsr.lifecycle.LifecycleJson;
 import org.thinsr.lifecycle.Lifecycles;
@@ -35,8 +36,24 @@ final class LifecycleOptions {
     @Option(names = "--json", description = "Print machine-readable JSON instead of text.")
     boolean json;
 
+    private static final Pattern UUID_SHAPE =
+            Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+
     Optional<SrRef> srRef() {
         return Optional.ofNullable(sr).map(SrRef::parse);
+    }
+
+    /**
+     * The uuid a VDI argument names: a uuid as given (so that idempotent commands such as
+     * vdi-destroy stay idempotent), else the uuid of the one VDI with that exact name label (a disk
+     * over its snapshots, which keep the label); {@code VDI_NOT_FOUND} or {@code INVALID_ARGUMENT}
+     * (ambiguous) otherwise.
+     */
+    String vdiUuid(Lifecycle lifecycle, String uuidOrLabel) {
+        if (UUID_SHAPE.matcher(uuidOrLabel).matches()) {
+            return uuidOrLabel;
+        }
+        return lifecycle.vdiResolve(srRef(), uuidOrLabel, "\0").uuid();
     }
 
     Lifecycle lifecycle() {

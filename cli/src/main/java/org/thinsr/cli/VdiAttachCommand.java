@@ -2,6 +2,7 @@ package org.thinsr.cli;
 
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
+import org.thinsr.lifecycle.Lifecycle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -20,7 +21,7 @@ final class VdiAttachCommand implements Callable<Integer> {
     @Mixin
     LifecycleOptions options;
 
-    @Parameters(index = "0", paramLabel = "VDI", description = "The VDI uuid.")
+    @Parameters(index = "0", paramLabel = "VDI", description = "The VDI: uuid or unique name label.")
     String vdi;
 
     @Option(names = "--read-only", description = "Attach read-only.")
@@ -28,8 +29,10 @@ final class VdiAttachCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Lifecycle lifecycle = options.lifecycle();
+        String uuid = options.vdiUuid(lifecycle, vdi);
         PrintWriter out = spec.commandLine().getOut();
-        org.thinsr.lifecycle.Attachment attachment = options.lifecycle().vdiAttach(options.srRef(), vdi, readOnly);
+        org.thinsr.lifecycle.Attachment attachment = lifecycle.vdiAttach(options.srRef(), uuid, readOnly);
         if (options.json) {
             LifecycleOptions.printJson(out, attachment);
         } else {

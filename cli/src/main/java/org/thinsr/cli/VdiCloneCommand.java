@@ -3,6 +3,7 @@ package org.thinsr.cli;
 import java.io.PrintWriter;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import org.thinsr.lifecycle.Lifecycle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -21,7 +22,7 @@ final class VdiCloneCommand implements Callable<Integer> {
     @Mixin
     LifecycleOptions options;
 
-    @Parameters(index = "0", paramLabel = "VDI", description = "The VDI uuid.")
+    @Parameters(index = "0", paramLabel = "VDI", description = "The VDI: uuid or unique name label.")
     String vdi;
 
     @Option(names = "--name", paramLabel = "LABEL", description = "The clone's name label (default: the source's).")
@@ -29,9 +30,10 @@ final class VdiCloneCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Lifecycle lifecycle = options.lifecycle();
+        String uuid = options.vdiUuid(lifecycle, vdi);
         PrintWriter out = spec.commandLine().getOut();
-        VdiPrinter.print(
-                out, options.lifecycle().vdiClone(options.srRef(), vdi, Optional.ofNullable(name)), options.json);
+        VdiPrinter.print(out, lifecycle.vdiClone(options.srRef(), uuid, Optional.ofNullable(name)), options.json);
         return 0;
     }
 }

@@ -2,6 +2,7 @@ package org.thinsr.cli;
 
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
+import org.thinsr.lifecycle.Lifecycle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -19,13 +20,15 @@ final class VdiDestroyCommand implements Callable<Integer> {
     @Mixin
     LifecycleOptions options;
 
-    @Parameters(index = "0", paramLabel = "VDI", description = "The VDI uuid.")
+    @Parameters(index = "0", paramLabel = "VDI", description = "The VDI: uuid or unique name label.")
     String vdi;
 
     @Override
     public Integer call() {
+        Lifecycle lifecycle = options.lifecycle();
+        String uuid = options.vdiUuid(lifecycle, vdi);
         PrintWriter out = spec.commandLine().getOut();
-        boolean existed = options.lifecycle().vdiDestroy(options.srRef(), vdi);
+        boolean existed = lifecycle.vdiDestroy(options.srRef(), uuid);
         if (!existed) {
             spec.commandLine().getErr().println("thinsr: VDI " + vdi + " does not exist (nothing to do)");
         }

@@ -2,6 +2,7 @@ package org.thinsr.cli;
 
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
+import org.thinsr.lifecycle.Lifecycle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -20,19 +21,25 @@ final class VdiMapCommand implements Callable<Integer> {
     @Mixin
     LifecycleOptions options;
 
-    @Parameters(index = "0", paramLabel = "VDI", description = "The VDI uuid.")
+    @Parameters(index = "0", paramLabel = "VDI", description = "The VDI: uuid or unique name label.")
     String vdi;
 
-    @Option(names = "--base", paramLabel = "SNAPSHOT", description = "Print the delta against this VDI instead.")
+    @Option(
+            names = "--base",
+            paramLabel = "SNAPSHOT",
+            description = "Print the delta against this VDI (uuid or unique name label) instead.")
     String base;
 
     @Override
     public Integer call() {
+        Lifecycle lifecycle = options.lifecycle();
+        String uuid = options.vdiUuid(lifecycle, vdi);
         PrintWriter out = spec.commandLine().getOut();
         if (base == null) {
-            AllocationMapPrinter.print(options.lifecycle().vdiMap(options.srRef(), vdi), options.json, out);
+            AllocationMapPrinter.print(lifecycle.vdiMap(options.srRef(), uuid), options.json, out);
         } else {
-            org.thinsr.allocmap.ExtentSet delta = options.lifecycle().vdiDelta(options.srRef(), vdi, base);
+            org.thinsr.allocmap.ExtentSet delta =
+                    lifecycle.vdiDelta(options.srRef(), uuid, options.vdiUuid(lifecycle, base));
             if (options.json) {
                 java.util.List<java.util.Map<String, Long>> extents = new java.util.ArrayList<>();
                 delta.forEach((start, end) -> extents.add(java.util.Map.of("start", start, "length", end - start)));

@@ -2,6 +2,7 @@ package org.thinsr.cli;
 
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
+import org.thinsr.lifecycle.Lifecycle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -19,7 +20,7 @@ final class VdiResizeCommand implements Callable<Integer> {
     @Mixin
     LifecycleOptions options;
 
-    @Parameters(index = "0", paramLabel = "VDI", description = "The VDI uuid.")
+    @Parameters(index = "0", paramLabel = "VDI", description = "The VDI: uuid or unique name label.")
     String vdi;
 
     @Parameters(
@@ -31,8 +32,10 @@ final class VdiResizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Lifecycle lifecycle = options.lifecycle();
+        String uuid = options.vdiUuid(lifecycle, vdi);
         PrintWriter out = spec.commandLine().getOut();
-        VdiPrinter.print(out, options.lifecycle().vdiResize(options.srRef(), vdi, size), options.json);
+        VdiPrinter.print(out, lifecycle.vdiResize(options.srRef(), uuid, size), options.json);
         return 0;
     }
 }

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import org.thinsr.lifecycle.Lifecycle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -25,7 +26,7 @@ final class VdiSetCommand implements Callable<Integer> {
     @Mixin
     LifecycleOptions options;
 
-    @Parameters(index = "0", paramLabel = "VDI", description = "The VDI uuid.")
+    @Parameters(index = "0", paramLabel = "VDI", description = "The VDI: uuid or unique name label.")
     String vdi;
 
     @Option(names = "--name", paramLabel = "LABEL", description = "The new name label (the volume keeps its name).")
@@ -42,16 +43,17 @@ final class VdiSetCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Lifecycle lifecycle = options.lifecycle();
+        String uuid = options.vdiUuid(lifecycle, vdi);
         VdiPrinter.print(
                 spec.commandLine().getOut(),
-                options.lifecycle()
-                        .vdiSet(
-                                options.srRef(),
-                                vdi,
-                                Optional.ofNullable(name),
-                                Optional.ofNullable(description),
-                                keys,
-                                new HashSet<>(unset)),
+                lifecycle.vdiSet(
+                        options.srRef(),
+                        uuid,
+                        Optional.ofNullable(name),
+                        Optional.ofNullable(description),
+                        keys,
+                        new HashSet<>(unset)),
                 options.json);
         return 0;
     }

@@ -57,6 +57,10 @@ class LifecycleCommandsIT {
         JsonNode snap = JSON.readTree(snapshot.out());
         assertThat(snap.path("keys").path("snapshot_of").asText()).isEqualTo(uuid);
         assertThat(thinsr("vdi-detach", uuid).status()).isZero();
+        Result byLabel = thinsr("vdi-stat", "my disk", "--json");
+        assertThat(JSON.readTree(byLabel.out()).path("uuid").asText())
+                .as("a label names the disk over its snapshots")
+                .isEqualTo(uuid);
 
         Result map = thinsr("vdi-map", uuid, "--json");
         assertThat(JSON.readTree(map.out()).path("virtual_size").asLong()).isEqualTo(16 << 20);
@@ -72,6 +76,15 @@ class LifecycleCommandsIT {
         Result set = thinsr("vdi-set", uuid, "--key", "vdi-type=user", "--name", "renamed", "--json");
         assertThat(JSON.readTree(set.out()).path("keys").path("vdi-type").asText())
                 .isEqualTo("user");
+
+        assertThat(thinsr("vdi-resize", "renamed", "48M").status()).isZero();
+        assertThat(JSON.readTree(thinsr("vdi-stat", "renamed", "--json").out())
+                        .path("virtualSizeBytes")
+                        .asLong())
+                .isEqualTo(48 << 20);
+        Result unknown = thinsr("vdi-stat", "no such disk");
+        assertThat(unknown.status()).isEqualTo(4);
+        assertThat(unknown.err()).startsWith("thinsr: VDI_NOT_FOUND: ");
 
         Result stat = thinsr("sr-stat", "--json");
         assertThat(JSON.readTree(stat.out()).path("vdiCount").asInt()).isEqualTo(2);
