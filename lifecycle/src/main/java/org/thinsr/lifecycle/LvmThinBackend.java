@@ -25,6 +25,10 @@ import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ExtentSet;
 import org.thinsr.allocmap.Provenance;
 import org.thinsr.allocmap.State;
+import org.thinsr.allocmap.ThinDelta;
+import org.thinsr.allocmap.ThinDevice;
+import org.thinsr.allocmap.ThinDumpParser;
+import org.thinsr.allocmap.ThinMetadata;
 import org.thinsr.allocmap.ThinsrException;
 import org.thinsr.lifecycle.LvmReport.LogicalVolume;
 import org.thinsr.lifecycle.LvmReport.VolumeGroup;
@@ -885,12 +889,11 @@ public final class LvmThinBackend implements StorageBackend {
         if (!lv.isThinVolume()) {
             return AllocationMap.uniform(size, State.DATA, Provenance.LOCAL);
         }
-        ThinPoolDump dump = dumpPool(sr, Set.of(lv.thinId()), List.of(lv));
-        long block = dump.dataBlockSizeBytes();
-        ExtentSet local = dump.device(lv.thinId())
-                .map(ThinPoolDump.Mappings::mappedBlocks)
-                .orElse(ExtentSet.empty());
-        ExtentSet localBytes = scale(local, block).clip(0, size);
+        ThinMetadata dump = dumpPool(sr, Set.of(lv.thinId()), List.of(lv));
+        ExtentSet localBytes = dump.findDevice(lv.thinId())
+                .map(ThinDevice::mappedExtents)
+                .orElse(ExtentSet.empty())
+                .clip(0, size);
         Optional<OriginTag> origin = originTag(lv);
         AllocationMap originMap = origin.isPresent()
                 ? originMap(origin.get(), size)
@@ -969,12 +972,14 @@ public final class LvmThinBackend implements StorageBackend {
         if (!volume.isThinVolume() || !base.isThinVolume()) {
             return ExtentSet.of(0, larger);
         }
-        ThinPoolDump dump = dumpPool(sr, Set.of(volume.thinId(), base.thinId()), List.of(volume, base));
-        ThinPoolDump.Mappings empty = new ThinPoolDump.Mappings(-1, new long[0], new long[0], new long[0]);
-        ExtentSet blocks = dump.device(volume.thinId())
-                .orElse(empty)
-                .differingBlocks(dump.device(base.thinId()).orElse(empty));
-        ExtentSet bytes = scale(blocks, dump.dataBlockSizeBytes()).clip(0, smaller);
+        ThinMetadata dump = dumpPool(sr, Set.of(volume.thinId(), base.thinId()), List.of(volume, base));
+        Optional<ThinDevice> left = dump.findDevice(volume.thinId());
+        Optional<ThinDevice> right = dump.findDevice(base.thinId());
+        // a device thin_dump does not list has no mappings: all that the other maps differs
+        ExtentSet changed = left.isPresent() && right.isPresent()
+                ? ThinDelta.compute(left.get(), right.get()).changedExtents()
+                : left.or(() -> right).map(ThinDevice::mappedExtents).orElse(ExtentSet.empty());
+        ExtentSet bytes = changed.clip(0, smaller);
         return smaller == larger ? bytes : bytes.union(ExtentSet.of(smaller, larger));
     }
 
@@ -983,7 +988,7 @@ public final class LvmThinBackend implements StorageBackend {
      * {@code reserve_metadata_snap}, {@code thin_dump -m} of {@code <pool>_tmeta}, and always
      * {@code release_metadata_snap}.
      */
-    private ThinPoolDump dumpPool(SrInfo sr, Set<Long> thinIds, List<LogicalVolume> volumes) {
+    private ThinMetadata dumpPool(SrInfo sr, Set<Long> thinIds, List<LogicalVolume> volumes) {
         activatePool(sr);
         String vg = sr.location();
         for (LogicalVolume lv : volumes) {
@@ -998,7 +1003,7 @@ public final class LvmThinBackend implements StorageBackend {
         try {
             return runner.run(List.of("thin_dump", "-m", metadataDevice), stdout -> {
                 try {
-                    return ThinPoolDump.parse(stdout, thinIds, "thin_dump -m " + metadataDevice);
+                    return ThinDumpParser.create().parse(stdout, "thin_dump -m " + metadataDevice, thinIds);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
@@ -1006,16 +1011,6 @@ public final class LvmThinBackend implements StorageBackend {
         } finally {
             runner.run(List.of("dmsetup", "message", poolDevice, "0", "release_metadata_snap"));
         }
-    }
-
-    private static ExtentSet scale(ExtentSet blocks, long blockSizeBytes) {
-        ExtentSet.Builder builder = ExtentSet.builder();
-        for (int i = 0; i < blocks.size(); i++) {
-            builder.add(
-                    Math.multiplyExact(blocks.start(i), blockSizeBytes),
-                    Math.multiplyExact(blocks.end(i), blockSizeBytes));
-        }
-        return builder.build();
     }
 
     @Override

@@ -272,7 +272,7 @@ class LvmThinAllocationVmIT {
         }
     }
 
-    /** The device's mapped bytes as the real thin_dump prints them (read with a regex, not ThinPoolDump). */
+    /** The device's mapped bytes as the real thin_dump prints them (read with a regex, not with the ThinDumpParser under test). */
     private ExtentSet mappedByThinDump(long thinId) {
         String xml =
                 withMetadataSnapshot(List.of("thin_dump", "-m", "--dev-id", String.valueOf(thinId), metadataDevice()));
