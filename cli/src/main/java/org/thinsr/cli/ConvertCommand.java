@@ -504,6 +504,25 @@ final class ConvertCommand implements Callable<Integer> {
             finish(progressBar);
             return;
         }
+        if ((to == To.VHD || to == To.VHD_FIXED) && !toStdout && compression == Compression.NONE) {
+            // A file: VhdWriter copies the blocks file to file in the kernel when the source is a raw file.
+            VhdLayout layout = vhdLayout(map);
+            VhdWriter writer = new VhdWriter(layout, source);
+            if (ConvertProgress.wanted(progress)) {
+                progressBar = new ConvertProgress(spec.commandLine().getErr(), layout.length());
+                writer.progress(progressBar);
+            }
+            Path target = Path.of(output);
+            Path temporary = outputTemporary(target);
+            try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
+                writer.write(channel);
+                channel.force(false); // on disk before the rename makes it visible
+            }
+            Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            temporaries.remove(temporary);
+            finish(progressBar);
+            return;
+        }
         StreamWriter writer = streamWriter(map, source);
         if (ConvertProgress.wanted(progress)) {
             progressBar = new ConvertProgress(spec.commandLine().getErr(), writer.length());
@@ -618,16 +637,7 @@ final class ConvertCommand implements Callable<Integer> {
                 };
             }
             case VHD, VHD_FIXED -> {
-                Instant now = Instant.now();
-                VhdOptions options;
-                if (to == To.VHD_FIXED) {
-                    options = VhdOptions.fixed(now);
-                } else if (base != null) {
-                    options = VhdOptions.differencing(vhdParent(base), now);
-                } else {
-                    options = VhdOptions.dynamic(now).withSkipZeroBlocks(false); // the map is zero-scanned already
-                }
-                VhdLayout layout = VhdLayout.plan(map, options);
+                VhdLayout layout = vhdLayout(map);
                 VhdWriter writer = new VhdWriter(layout, source);
                 yield new StreamWriter() {
                     @Override
@@ -642,6 +652,19 @@ final class ConvertCommand implements Callable<Integer> {
                 };
             }
         };
+    }
+
+    private VhdLayout vhdLayout(AllocationMap map) throws IOException {
+        Instant now = Instant.now();
+        VhdOptions options;
+        if (to == To.VHD_FIXED) {
+            options = VhdOptions.fixed(now);
+        } else if (base != null) {
+            options = VhdOptions.differencing(vhdParent(base), now);
+        } else {
+            options = VhdOptions.dynamic(now).withSkipZeroBlocks(false); // the map is zero-scanned already
+        }
+        return VhdLayout.plan(map, options);
     }
 
     /**
