@@ -195,7 +195,8 @@ final class ConvertCommand implements Callable<Integer> {
                     try (BlockSource baseSource = baseDisk.source()) {
                         map = RawDelta.changed(map, source, baseDisk.map(), baseSource, SCAN_GRANULARITY);
                     }
-                } else if (!noZeroScan && to != To.RAW) {
+                } else if (!noZeroScan && to != To.RAW && to != To.VHD && to != To.VHD_FIXED) {
+                    // VHD: the plan scans whole 2 MiB blocks itself (one probe a block, not one a granule)
                     map = RawZeroScan.refine(map, source, SCAN_GRANULARITY);
                 }
                 write(map, source);
@@ -506,7 +507,7 @@ final class ConvertCommand implements Callable<Integer> {
         }
         if ((to == To.VHD || to == To.VHD_FIXED) && !toStdout && compression == Compression.NONE) {
             // A file: VhdWriter copies the blocks file to file in the kernel when the source is a raw file.
-            VhdLayout layout = vhdLayout(map);
+            VhdLayout layout = vhdLayout(map, source);
             VhdWriter writer = new VhdWriter(layout, source);
             if (ConvertProgress.wanted(progress)) {
                 progressBar = new ConvertProgress(spec.commandLine().getErr(), layout.length());
@@ -637,7 +638,7 @@ final class ConvertCommand implements Callable<Integer> {
                 };
             }
             case VHD, VHD_FIXED -> {
-                VhdLayout layout = vhdLayout(map);
+                VhdLayout layout = vhdLayout(map, source);
                 VhdWriter writer = new VhdWriter(layout, source);
                 yield new StreamWriter() {
                     @Override
@@ -654,7 +655,8 @@ final class ConvertCommand implements Callable<Integer> {
         };
     }
 
-    private VhdLayout vhdLayout(AllocationMap map) throws IOException {
+    /** The plan of a VHD output; a dynamic one leaves out blocks that read as zeros (unless --no-zero-scan). */
+    private VhdLayout vhdLayout(AllocationMap map, BlockSource source) throws IOException {
         Instant now = Instant.now();
         VhdOptions options;
         if (to == To.VHD_FIXED) {
@@ -662,9 +664,9 @@ final class ConvertCommand implements Callable<Integer> {
         } else if (base != null) {
             options = VhdOptions.differencing(vhdParent(base), now);
         } else {
-            options = VhdOptions.dynamic(now).withSkipZeroBlocks(false); // the map is zero-scanned already
+            options = VhdOptions.dynamic(now).withSkipZeroBlocks(!noZeroScan);
         }
-        return VhdLayout.plan(map, options);
+        return VhdLayout.plan(map, options, source);
     }
 
     /**
