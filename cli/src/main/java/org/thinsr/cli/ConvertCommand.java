@@ -273,8 +273,19 @@ final class ConvertCommand implements Callable<Integer> {
         return file;
     }
 
-    /** A readable disk: its allocation map and a source to read it by position. */
+    /**
+     * A readable disk: its allocation map and a source to read it by position. The map is null
+     * only for an input unpacked into the output itself ({@link #directRaw}), which is not read.
+     */
     record Disk(AllocationMap map, BlockSource source) {}
+
+    /** A file an input was unpacked into; no map when it is already the output. */
+    private Disk openUnpacked(Path file) throws IOException {
+        if (file.equals(directRaw)) {
+            return new Disk(null, RawFileSource.open(file)); // SEEK_DATA of the output would be wasted
+        }
+        return openRaw(file);
+    }
 
     private Disk open(From format, String name, Path workDir, Long expectedSize) throws IOException {
         boolean stdin = name.equals("-");
@@ -365,7 +376,7 @@ final class ConvertCommand implements Callable<Integer> {
             }
             sink.resize(total);
         }
-        return openRaw(file);
+        return openUnpacked(file);
     }
 
     private static boolean isZero(byte[] buffer, int from, int to) {
@@ -420,7 +431,7 @@ final class ConvertCommand implements Callable<Integer> {
             VhdReader.Result result = VhdReader.readFile(channel, sink, true);
             sink.resize(result.virtualSize());
         }
-        return openRaw(raw);
+        return openUnpacked(raw);
     }
 
     /** The parent of a differencing VHD made against {@code base}, which must be a VHD file. */
@@ -470,7 +481,7 @@ final class ConvertCommand implements Callable<Integer> {
                 sink.resize(covered);
             }
         }
-        return openRaw(file);
+        return openUnpacked(file);
     }
 
     private Disk openChunked(InputStream in, Path workDir, Long expectedSize) throws IOException {
@@ -483,7 +494,7 @@ final class ConvertCommand implements Callable<Integer> {
                 sink.resize(end);
             }
         }
-        return openRaw(file);
+        return openUnpacked(file);
     }
 
     private void write(AllocationMap map, BlockSource source) throws IOException {
