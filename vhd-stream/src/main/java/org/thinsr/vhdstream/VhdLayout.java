@@ -188,10 +188,10 @@ public final class VhdLayout {
      * {@link VhdOptions#skipZeroBlocks()}, reads the DATA extents of every present block from {@code
      * source} and leaves out the blocks that read as all zeros.
      *
-     * <p>Cost: the zero-scan reads every allocated byte once before streaming, so an export reads
-     * its data twice (the second time usually from the page cache). It pays off when the map is
-     * coarse (a file system that reports whole allocated blocks, a thin pool with zeroed chunks)
-     * and costs a second pass of reading otherwise.
+     * <p>Cost: the first {@link #PROBE_SIZE} bytes of each DATA extent of a present block are read
+     * first, and a block is read whole only when all its probes are zeros. A block of data
+     * usually costs one 4 KiB read here; an allocated all-zero block costs a read of its 2 MiB
+     * (and is then left out).
      *
      * @param source the disk the map describes; read-only here; not closed
      */
