@@ -195,7 +195,8 @@ final class ConvertCommand implements Callable<Integer> {
                     try (BlockSource baseSource = baseDisk.source()) {
                         map = RawDelta.changed(map, source, baseDisk.map(), baseSource, SCAN_GRANULARITY);
                     }
-                } else if (!noZeroScan && to != To.RAW) {
+                } else if (!noZeroScan && to != To.RAW && to != To.VHD && to != To.VHD_FIXED) {
+                    // VHD: the plan scans whole 2 MiB blocks itself (one probe a block, not one a granule)
                     map = RawZeroScan.refine(map, source, SCAN_GRANULARITY);
                 }
                 write(map, source);
@@ -272,8 +273,19 @@ final class ConvertCommand implements Callable<Integer> {
         return file;
     }
 
-    /** A readable disk: its allocation map and a source to read it by position. */
+    /**
+     * A readable disk: its allocation map and a source to read it by position. The map is null
+     * only for an input unpacked into the output itself ({@link #directRaw}), which is not read.
+     */
     record Disk(AllocationMap map, BlockSource source) {}
+
+    /** A file an input was unpacked into; no map when it is already the output. */
+    private Disk openUnpacked(Path file) throws IOException {
+        if (file.equals(directRaw)) {
+            return new Disk(null, RawFileSource.open(file)); // SEEK_DATA of the output would be wasted
+        }
+        return openRaw(file);
+    }
 
     private Disk open(From format, String name, Path workDir, Long expectedSize) throws IOException {
         boolean stdin = name.equals("-");
@@ -364,7 +376,7 @@ final class ConvertCommand implements Callable<Integer> {
             }
             sink.resize(total);
         }
-        return openRaw(file);
+        return openUnpacked(file);
     }
 
     private static boolean isZero(byte[] buffer, int from, int to) {
@@ -419,7 +431,7 @@ final class ConvertCommand implements Callable<Integer> {
             VhdReader.Result result = VhdReader.readFile(channel, sink, true);
             sink.resize(result.virtualSize());
         }
-        return openRaw(raw);
+        return openUnpacked(raw);
     }
 
     /** The parent of a differencing VHD made against {@code base}, which must be a VHD file. */
@@ -469,7 +481,7 @@ final class ConvertCommand implements Callable<Integer> {
                 sink.resize(covered);
             }
         }
-        return openRaw(file);
+        return openUnpacked(file);
     }
 
     private Disk openChunked(InputStream in, Path workDir, Long expectedSize) throws IOException {
@@ -482,7 +494,7 @@ final class ConvertCommand implements Callable<Integer> {
                 sink.resize(end);
             }
         }
-        return openRaw(file);
+        return openUnpacked(file);
     }
 
     private void write(AllocationMap map, BlockSource source) throws IOException {
@@ -499,6 +511,25 @@ final class ConvertCommand implements Callable<Integer> {
             Path target = Path.of(output);
             Path temporary = directRaw != null ? directRaw : outputTemporary(target);
             writer.writeToFile(temporary, !noZeroScan);
+            Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            temporaries.remove(temporary);
+            finish(progressBar);
+            return;
+        }
+        if ((to == To.VHD || to == To.VHD_FIXED) && !toStdout && compression == Compression.NONE) {
+            // A file: VhdWriter copies the blocks file to file in the kernel when the source is a raw file.
+            VhdLayout layout = vhdLayout(map, source);
+            VhdWriter writer = new VhdWriter(layout, source);
+            if (ConvertProgress.wanted(progress)) {
+                progressBar = new ConvertProgress(spec.commandLine().getErr(), layout.length());
+                writer.progress(progressBar);
+            }
+            Path target = Path.of(output);
+            Path temporary = outputTemporary(target);
+            try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
+                writer.write(channel);
+                channel.force(false); // on disk before the rename makes it visible
+            }
             Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             temporaries.remove(temporary);
             finish(progressBar);
@@ -618,16 +649,7 @@ final class ConvertCommand implements Callable<Integer> {
                 };
             }
             case VHD, VHD_FIXED -> {
-                Instant now = Instant.now();
-                VhdOptions options;
-                if (to == To.VHD_FIXED) {
-                    options = VhdOptions.fixed(now);
-                } else if (base != null) {
-                    options = VhdOptions.differencing(vhdParent(base), now);
-                } else {
-                    options = VhdOptions.dynamic(now).withSkipZeroBlocks(false); // the map is zero-scanned already
-                }
-                VhdLayout layout = VhdLayout.plan(map, options);
+                VhdLayout layout = vhdLayout(map, source);
                 VhdWriter writer = new VhdWriter(layout, source);
                 yield new StreamWriter() {
                     @Override
@@ -642,6 +664,20 @@ final class ConvertCommand implements Callable<Integer> {
                 };
             }
         };
+    }
+
+    /** The plan of a VHD output; a dynamic one leaves out blocks that read as zeros (unless --no-zero-scan). */
+    private VhdLayout vhdLayout(AllocationMap map, BlockSource source) throws IOException {
+        Instant now = Instant.now();
+        VhdOptions options;
+        if (to == To.VHD_FIXED) {
+            options = VhdOptions.fixed(now);
+        } else if (base != null) {
+            options = VhdOptions.differencing(vhdParent(base), now);
+        } else {
+            options = VhdOptions.dynamic(now).withSkipZeroBlocks(!noZeroScan);
+        }
+        return VhdLayout.plan(map, options, source);
     }
 
     /**

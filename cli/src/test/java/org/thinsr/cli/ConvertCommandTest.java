@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -12,6 +13,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.thinsr.vhdstream.Compression;
+import org.thinsr.vhdstream.VhdInfo;
 
 /** {@code thinsr convert} in-process between raw, tar and chunked files (no outside tools). */
 class ConvertCommandTest {
@@ -167,6 +169,32 @@ class ConvertCommandTest {
         MainTest.Result missing = convert("--to", "tar", dir.resolve("nope.raw").toString(), "x");
         assertThat(missing.status()).isEqualTo(4);
         assertThat(missing.err()).startsWith("thinsr: NOT_FOUND: no such file");
+    }
+
+    @Test
+    void vhdOutputToAFileLeavesOutAllocatedZeroBlocksUnlessNoZeroScanAndComesBack() throws IOException {
+        Path input = disk("z.raw", 9L * MIB + 512, 8, 3L * MIB - 50_000, 9L * MIB + 512 - 100_000);
+        try (RandomAccessFile out = new RandomAccessFile(input.toFile(), "rw")) {
+            out.seek(4L * MIB);
+            out.write(new byte[2 * MIB]); // block 2: allocated, all zeros
+        }
+        Path vhd = dir.resolve("z.vhd");
+        Path unscanned = dir.resolve("z-unscanned.vhd");
+        Path back = dir.resolve("z-back.raw");
+        assertThat(convert("--to", "vhd", input.toString(), vhd.toString()).status())
+                .isZero();
+        assertThat(convert("--to", "vhd", "--no-zero-scan", input.toString(), unscanned.toString())
+                        .status())
+                .isZero();
+        assertThat(convert("--to", "raw", vhd.toString(), back.toString()).status())
+                .isZero();
+        assertThat(Files.readAllBytes(back)).isEqualTo(Files.readAllBytes(input));
+        try (FileChannel scanned = FileChannel.open(vhd);
+                FileChannel all = FileChannel.open(unscanned)) {
+            // block 1 holds the first write, 4 the second, 2 the written zeros
+            assertThat(VhdInfo.read(scanned).batUsedEntries()).isEqualTo(2);
+            assertThat(VhdInfo.read(all).batUsedEntries()).isEqualTo(3);
+        }
     }
 
     @Test

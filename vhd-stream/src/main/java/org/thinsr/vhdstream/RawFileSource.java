@@ -4,6 +4,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -84,6 +85,30 @@ public final class RawFileSource implements BlockSource {
                         + "); it was " + size + " bytes when opened");
             }
             position += read;
+        }
+    }
+
+    /**
+     * Copies bytes {@code [offset, offset + length)} of the source to {@code target} at its current
+     * position (advancing it), in the kernel where it can ({@code copy_file_range} between files):
+     * the bytes do not pass through a Java buffer.
+     *
+     * @throws EOFException when the range passes the end of the source
+     */
+    void transferTo(long offset, long length, WritableByteChannel target) throws IOException {
+        long end = Math.addExact(offset, length);
+        if (offset < 0 || length < 0 || end > size) {
+            throw new EOFException(
+                    "read of [" + offset + ", " + end + ") passes the end of " + path + " (" + size + " bytes)");
+        }
+        long position = offset;
+        while (position < end) {
+            long copied = channel.transferTo(position, end - position, target);
+            if (copied <= 0) {
+                throw new EOFException(path + " ended at " + position + " while copying [" + offset + ", " + end
+                        + "); it was " + size + " bytes when opened");
+            }
+            position += copied;
         }
     }
 

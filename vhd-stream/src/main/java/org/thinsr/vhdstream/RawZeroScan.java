@@ -4,13 +4,15 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import org.thinsr.allocmap.AllocationMap;
 import org.thinsr.allocmap.BlockSource;
+import org.thinsr.allocmap.ExtentSet;
 import org.thinsr.allocmap.Provenance;
 import org.thinsr.allocmap.State;
 
 /**
  * Refines an allocation map by reading its DATA runs: every granule-aligned piece that reads as
  * all zeros becomes ZERO (allocated, known zero), so planners skip it. Runs that are not DATA are
- * never read. Cost: one read of every DATA byte.
+ * never read. Cost: one small read (the first 4 KiB) of each granule that holds data near its
+ * start; granules whose first 4 KiB are zeros are read whole.
  */
 public final class RawZeroScan {
     static final int MAX_GRANULARITY = 64 << 20;
@@ -45,10 +47,8 @@ public final class RawZeroScan {
                     long position = start;
                     while (position < end) {
                         long granuleEnd = Math.min(end, (position / granularity + 1) * granularity);
-                        buffer.clear().limit(Math.toIntExact(granuleEnd - position));
-                        source.readFully(position, buffer);
-                        buffer.flip();
-                        builder.add(position, granuleEnd, isAllZero(buffer) ? State.ZERO : State.DATA, provenance);
+                        boolean zero = VhdLayout.allZero(source, ExtentSet.of(position, granuleEnd), buffer);
+                        builder.add(position, granuleEnd, zero ? State.ZERO : State.DATA, provenance);
                         position = granuleEnd;
                     }
                 }

@@ -5,11 +5,13 @@ import java.io.OutputStream;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.Objects;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongConsumer;
 import org.thinsr.allocmap.BlockSource;
 import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ExtentSet;
@@ -28,6 +30,9 @@ import org.thinsr.allocmap.ThinsrException;
  * <p>Not thread-safe: one writer per output; several writers may share a layout. Long ranges are
  * read by one helper thread (so the source must tolerate being read from a thread other than the
  * caller's, one thread at a time). The caller closes the source and the output.
+ *
+ * <p>From a {@link RawFileSource} into a {@link FileChannel} the block data is copied by the kernel
+ * ({@code copy_file_range}) instead: no helper thread, no Java buffer for the data.
  */
 public final class VhdWriter {
     /** Bytes read from the source and written per call. */
@@ -37,6 +42,8 @@ public final class VhdWriter {
     private final BlockSource source;
     private final ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_SIZE);
     private final ByteBuffer ones;
+    private LongConsumer progress = bytes -> {};
+    private long written;
 
     public VhdWriter(VhdLayout layout, BlockSource source) {
         this.layout = Objects.requireNonNull(layout, "layout");
@@ -44,6 +51,15 @@ public final class VhdWriter {
         byte[] bitmap = new byte[layout.bitmapSize()];
         java.util.Arrays.fill(bitmap, (byte) 0xFF);
         this.ones = ByteBuffer.wrap(bitmap).asReadOnlyBuffer();
+    }
+
+    /**
+     * Reports progress to {@code consumer}: the bytes of the current {@link #write} call written so
+     * far, called from the writing thread after each piece.
+     */
+    public VhdWriter progress(LongConsumer consumer) {
+        this.progress = Objects.requireNonNull(consumer, "consumer");
+        return this;
     }
 
     /** Writes the whole image to {@code out}. */
@@ -59,7 +75,9 @@ public final class VhdWriter {
     /**
      * Writes bytes {@code [start, end)} of the image to {@code out}. Ranges of 16 MiB or more are
      * pipelined: one helper thread reads the source into a few 4 MiB buffers while the calling
-     * thread writes the previous ones (the source is still read by one thread at a time).
+     * thread writes the previous ones (the source is still read by one thread at a time). From a
+     * {@link RawFileSource} into a {@link FileChannel}, block data is copied in the kernel instead.
+     * The output is written at its current position (a file channel's position advances).
      *
      * @throws IndexOutOfBoundsException unless {@code 0 <= start <= end <= layout.length()}
      * @throws java.io.EOFException when the source is shorter than the layout's virtual size
@@ -73,6 +91,11 @@ public final class VhdWriter {
             throw new ThinsrException(
                     ErrorCode.INVALID_ARGUMENT,
                     "source has " + source.size() + " bytes, the VHD plan " + layout.virtualSize());
+        }
+        written = 0;
+        if (out instanceof FileChannel file && source instanceof RawFileSource raw) {
+            writeTransferring(file, raw, start, end);
+            return;
         }
         if (end - start < PIPELINE_THRESHOLD) {
             long position = start;
@@ -157,6 +180,72 @@ public final class VhdWriter {
     }
 
     /**
+     * File to file: block data is copied by the kernel ({@link RawFileSource#transferTo}, {@code
+     * copy_file_range}), everything else (structures, zeros between the source's extents) is
+     * gathered in {@link #buffer} and written between the copies; the output is written at its
+     * position, forward only, as by the other paths.
+     */
+    private void writeTransferring(FileChannel out, RawFileSource raw, long start, long end) throws IOException {
+        ByteBuffer pending = buffer.clear();
+        MemorySegment pendingSegment = MemorySegment.ofBuffer(pending);
+        long position = start;
+        while (position < end) {
+            VhdLayout.Span span = layout.span(position);
+            long spanEnd = Math.min(end, span.end());
+            if (span.part() != VhdLayout.Part.BLOCK_DATA) {
+                if (pending.remaining() < spanEnd - position) {
+                    flush(out, pending);
+                }
+                long filled = fill(pending, position, Math.min(spanEnd, position + pending.remaining()));
+                position += filled;
+                continue;
+            }
+            long within = position - span.start();
+            long virtualStart =
+                    span.block() < 0 ? within : (long) layout.presentBlock(span.block()) * layout.blockSize() + within;
+            long virtualEnd = virtualStart + (spanEnd - position);
+            long readableEnd = Math.min(virtualEnd, layout.virtualSize());
+            ExtentSet read = virtualStart < readableEnd
+                    ? layout.readExtents().clip(virtualStart, readableEnd)
+                    : ExtentSet.empty();
+            long cursor = virtualStart;
+            for (int i = 0; i <= read.size(); i++) {
+                long zeroEnd = i < read.size() ? read.start(i) : virtualEnd;
+                while (cursor < zeroEnd) {
+                    if (!pending.hasRemaining()) {
+                        flush(out, pending);
+                    }
+                    int n = (int) Math.min(zeroEnd - cursor, pending.remaining());
+                    pendingSegment.asSlice(pending.position(), n).fill((byte) 0);
+                    pending.position(pending.position() + n);
+                    cursor += n;
+                }
+                if (i < read.size()) {
+                    flush(out, pending);
+                    raw.transferTo(read.start(i), read.end(i) - read.start(i), out);
+                    advance(read.end(i) - read.start(i));
+                    cursor = read.end(i);
+                }
+            }
+            position = spanEnd;
+        }
+        flush(out, pending);
+    }
+
+    /** Writes what {@code pending} holds and clears it. */
+    private void flush(WritableByteChannel out, ByteBuffer pending) throws IOException {
+        pending.flip();
+        writeFully(out, pending);
+        pending.clear();
+    }
+
+    /** Counts {@code bytes} more of the current write as done and reports them. */
+    private void advance(long bytes) {
+        written += bytes;
+        progress.accept(written);
+    }
+
+    /**
      * Fills {@code target} from its position with image bytes starting at {@code position}, crossing
      * structure boundaries, until it is full or {@code end} is reached; returns the bytes added.
      */
@@ -216,9 +305,13 @@ public final class VhdWriter {
         target.limit(limit).position(base + n);
     }
 
-    private static void writeFully(WritableByteChannel out, ByteBuffer data) throws IOException {
+    private void writeFully(WritableByteChannel out, ByteBuffer data) throws IOException {
+        int n = data.remaining();
         while (data.hasRemaining()) {
             out.write(data);
+        }
+        if (n > 0) {
+            advance(n);
         }
     }
 }

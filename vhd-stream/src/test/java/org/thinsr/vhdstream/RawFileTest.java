@@ -8,9 +8,11 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeEach;
@@ -77,6 +79,80 @@ class RawFileTest {
             AllocationMap map = source.allocationMap();
             assertThat(map.nonZeroExtents()).isEqualTo(ExtentSet.of(MIB + 65_536, MIB + 131_072));
             assertThat(map.extentsIn(State.ZERO).totalLength()).isEqualTo(2L * MIB - 65_536);
+        }
+    }
+
+    @Test
+    void zeroScanReadsTheFirst4KibOfEachGranuleAndTheRestOnlyWhenThoseAreZero() throws IOException {
+        byte[] disk = new byte[MIB];
+        new Random(11).nextBytes(disk);
+        Arrays.fill(disk, 0, 64 << 10, (byte) 0); // granule 0: zeros
+        Arrays.fill(disk, 64 << 10, 68 << 10, (byte) 0); // granule 1: data after its first 4 KiB
+        ByteArraySource source = new ByteArraySource(disk);
+        AllocationMap map = RawZeroScan.refine(AllocationMap.ofData(MIB, ExtentSet.of(0, MIB)), source, 64 << 10);
+        assertThat(map.extentsIn(State.ZERO)).isEqualTo(ExtentSet.of(0, 64 << 10));
+        assertThat(map.nonZeroExtents()).isEqualTo(ExtentSet.of(64 << 10, MIB));
+        assertThat(source.bytesRead).isEqualTo(2 * (64 << 10) + 14 * 4096);
+    }
+
+    @Test
+    void vhdWrittenFileToFileEqualsTheStreamedVhdForEveryDiskType() throws IOException {
+        long size = 13L * MIB + 1024; // a partial last block
+        ExtentSet data = ExtentSet.builder()
+                .add(512, 70_000)
+                .add(2L * MIB, 2L * MIB + 4096) // a block with holes around its data
+                .add(11L * MIB + 512, size) // a fixed disk has a 9 MiB run of zeros before it
+                .build();
+        Path input = sparseFile("vhd-in.raw", size, data, new Random(12));
+        Path output = dir.resolve("vhd-out.vhd");
+        for (VhdDiskType type : VhdDiskType.values()) {
+            try (RawFileSource source = RawFileSource.open(input)) {
+                VhdLayout layout = VhdLayout.plan(source.allocationMap(), TestImages.options(type), source);
+                byte[] streamed =
+                        TestImages.vhd(Files.readAllBytes(input), source.allocationMap(), TestImages.options(type));
+                long[] reported = {0};
+                try (FileChannel out = FileChannel.open(
+                        output,
+                        StandardOpenOption.CREATE,
+                        StandardOpenOption.TRUNCATE_EXISTING,
+                        StandardOpenOption.WRITE)) {
+                    new VhdWriter(layout, source)
+                            .progress(bytes -> reported[0] = bytes)
+                            .write(out);
+                }
+                assertThat(Files.readAllBytes(output)).as("%s", type).isEqualTo(streamed);
+                assertThat(reported[0]).isEqualTo(layout.length());
+                try (FileChannel out =
+                        FileChannel.open(output, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+                    out.position(7);
+                    long a = 2L * MIB + 100;
+                    long b = Math.min(layout.length(), 9L * MIB + 3);
+                    new VhdWriter(layout, source).write(out, a, b);
+                    assertThat(out.position()).isEqualTo(7 + b - a);
+                    assertThat(Arrays.copyOfRange(Files.readAllBytes(output), 7, (int) (7 + b - a)))
+                            .as("%s [%d, %d)", type, a, b)
+                            .isEqualTo(Arrays.copyOfRange(streamed, (int) a, (int) b));
+                }
+            }
+        }
+    }
+
+    @Test
+    void vhdFileToFileFromASourceThatShrankFailsWithEof() throws IOException {
+        Path input = sparseFile("vhd-shrinks.raw", 4L * MIB, ExtentSet.of(0, 4L * MIB), new Random(13));
+        try (RawFileSource source = RawFileSource.open(input);
+                FileChannel out = FileChannel.open(
+                        dir.resolve("vhd-shrinks.vhd"),
+                        StandardOpenOption.CREATE,
+                        StandardOpenOption.TRUNCATE_EXISTING,
+                        StandardOpenOption.WRITE)) {
+            VhdLayout layout = VhdLayout.plan(source.allocationMap(), TestImages.options(VhdDiskType.DYNAMIC));
+            try (RandomAccessFile file = new RandomAccessFile(input.toFile(), "rw")) {
+                file.setLength(3L * MIB);
+            }
+            assertThatThrownBy(() -> new VhdWriter(layout, source).write(out))
+                    .isInstanceOf(EOFException.class)
+                    .hasMessageContaining("vhd-shrinks.raw ended at " + 3L * MIB);
         }
     }
 

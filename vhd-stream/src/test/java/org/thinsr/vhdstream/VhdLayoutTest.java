@@ -9,6 +9,7 @@ import java.nio.ByteOrder;
 import java.nio.channels.Channels;
 import java.util.Arrays;
 import java.util.Random;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.thinsr.allocmap.AllocationMap;
 import org.thinsr.allocmap.ErrorCode;
@@ -115,6 +116,33 @@ class VhdLayoutTest {
         VhdLayout unscanned =
                 VhdLayout.plan(map, TestImages.options(VhdDiskType.DYNAMIC).withSkipZeroBlocks(false), source);
         assertThat(unscanned.presentBlockCount()).isEqualTo(3);
+    }
+
+    @Test
+    void zeroScanReadsOnlyTheFirst4KibOfBlocksThatStartWithData() throws Exception {
+        int size = 10 * MIB;
+        byte[] disk = TestImages.disk(size, ExtentSet.of(0, size), 3);
+        Arrays.fill(disk, 2 * MIB, 4 * MIB, (byte) 0);
+        disk[4 * MIB - 1] = 1; // block 1: its only non-zero byte is its last
+        Arrays.fill(disk, 4 * MIB, 6 * MIB, (byte) 0); // block 2: zeros
+        Arrays.fill(disk, 6 * MIB, 6 * MIB + 8192, (byte) 0); // block 3: first extent's probe is zero ...
+        ExtentSet data = ExtentSet.builder()
+                .add(0, 7L * MIB)
+                .add(7L * MIB + 4096, size) // ... the second extent's probe is not
+                .build();
+        ByteArraySource source = new ByteArraySource(disk);
+        VhdLayout layout =
+                VhdLayout.plan(AllocationMap.ofData(size, data), TestImages.options(VhdDiskType.DYNAMIC), source);
+        assertThat(IntStream.range(0, layout.presentBlockCount()).map(layout::presentBlock))
+                .containsExactly(0, 1, 3, 4);
+        assertThat(source.bytesRead)
+                .isEqualTo(
+                        4096 // block 0: its probe
+                                + 2L * MIB // block 1: probe, then the rest
+                                + 2L * MIB // block 2: probe, then the rest
+                                + 4096
+                                + 4096 // block 3: the probes of its two extents
+                                + 4096); // block 4: its probe
     }
 
     @Test

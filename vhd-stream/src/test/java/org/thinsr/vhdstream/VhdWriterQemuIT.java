@@ -113,6 +113,19 @@ class VhdWriterQemuIT {
             new VhdWriter(layout, source).write(out);
             assertThat(out.size()).isEqualTo(layout.length());
         }
+        // From a RawFileSource into a file the blocks are copied in the kernel: the same bytes.
+        Path copied = WORK.resolve(name + "-copied.vhd");
+        try (RawFileSource source = RawFileSource.open(raw);
+                FileChannel out = FileChannel.open(
+                        copied,
+                        StandardOpenOption.CREATE,
+                        StandardOpenOption.TRUNCATE_EXISTING,
+                        StandardOpenOption.WRITE)) {
+            new VhdWriter(VhdLayout.plan(map, options, source), source).write(out);
+        }
+        assertThat(Files.mismatch(copied, vhd))
+                .as("kernel-copied VHD differs at")
+                .isEqualTo(-1);
 
         String info = Tools.check("qemu-img", "info", "-f", "vpc", "--output=json", vhd.toString());
         Matcher virtualSize = Pattern.compile("\"virtual-size\": (\\d+)").matcher(info);
