@@ -52,6 +52,101 @@ class FileBackendIT extends StorageBackendContract {
         assertLiveSnapshotsKeepTheWriterAndPointInTimeContent("vm", 64 * BLOCK);
     }
 
+    @Test
+    void liveSnapshotRefusedBeforeTheSwitchLeavesVolumeDaemonAndClientsAsTheyWere() throws Exception {
+        backend.createVolume(sr, "vm", 16 * BLOCK, Provisioning.THIN, Optional.empty(), Progress.NONE);
+        Attachment attachment = backend.attach(sr, "vm", Optional.empty(), false);
+        byte[] model = new byte[16 * BLOCK];
+        Random random = new Random(9);
+        Path directory = Path.of(sr.location());
+        try (BlockSink writer = Attachments.openSink(attachment)) {
+            writeBlocks(writer, model, random, 16 * BLOCK, 4);
+            List<String> before = fileNames(directory);
+            // the monitor serves one client at a time: this one is closed before the backend needs it
+            try (QmpClient client = QmpClient.connect(
+                    backend.monitor(sr, "vm").orElseThrow().socket(),
+                    new QmpClient.Options(Duration.ofSeconds(30), 1 << 20))) {
+                client.execute(
+                        "blockdev-add",
+                        SrMetadataStore.JSON
+                                .createObjectNode()
+                                .put("driver", "null-co")
+                                .put("node-name", "sink")
+                                .put("size", 16 * BLOCK));
+                client.execute(
+                        "blockdev-backup",
+                        SrMetadataStore.JSON
+                                .createObjectNode()
+                                .put("job-id", "slow")
+                                .put("device", "disk")
+                                .put("target", "sink")
+                                .put("sync", "full")
+                                .put("speed", 1));
+            }
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> backend.snapshot(sr, "vm", "snap"))
+                    .isInstanceOfSatisfying(org.thinsr.allocmap.ThinsrException.class, e -> {
+                        assertThat(e.code()).isEqualTo(org.thinsr.allocmap.ErrorCode.VDI_IN_USE);
+                        assertThat(e.getMessage()).contains("block job slow").contains("volume vm");
+                    });
+            assertThat(fileNames(directory)).as("SR files after the refusal").isEqualTo(before);
+            assertThat(backend.attachment(sr, "vm")).contains(attachment);
+            writeBlocks(writer, model, random, 16 * BLOCK, 4);
+            try (QmpClient again = QmpClient.connect(
+                    backend.monitor(sr, "vm").orElseThrow().socket(),
+                    new QmpClient.Options(Duration.ofSeconds(30), 1 << 20))) {
+                again.execute(
+                        "job-cancel", SrMetadataStore.JSON.createObjectNode().put("id", "slow"));
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (!again.execute("query-jobs", null).isEmpty() && System.nanoTime() < deadline) {
+                    Thread.sleep(20);
+                }
+                assertThat(again.execute("query-block-exports", null)
+                                .get(0)
+                                .path("node-name")
+                                .asText())
+                        .as("the export serves the volume's node again")
+                        .isEqualTo("disk");
+            }
+            backend.snapshot(sr, "vm", "snap");
+            byte[] atSnapshot = model.clone();
+            writeBlocks(writer, model, random, 16 * BLOCK, 4);
+            assertThat(contentOf("snap", 16 * BLOCK)).isEqualTo(atSnapshot);
+            assertThat(contentOf("vm", 16 * BLOCK)).isEqualTo(model);
+        }
+        backend.detach(sr, "vm");
+    }
+
+    @Test
+    void snapshotOfAReadOnlyAttachmentKeepsItsDaemonAndReaders() throws Exception {
+        backend.createVolume(sr, "vm", 16 * BLOCK, Provisioning.THIN, Optional.empty(), Progress.NONE);
+        byte[] model = new byte[16 * BLOCK];
+        try (BlockSink writer = Attachments.openSink(backend.attach(sr, "vm", Optional.empty(), false))) {
+            writeBlocks(writer, model, new Random(10), 16 * BLOCK, 4);
+        }
+        backend.detach(sr, "vm");
+        Attachment attachment = backend.attach(sr, "vm", Optional.empty(), true);
+        try (BlockSource reader = Attachments.openSource(attachment)) {
+            backend.snapshot(sr, "vm", "snap1");
+            backend.clone(sr, "vm", "clone1");
+            ByteBuffer read = ByteBuffer.allocate(16 * BLOCK);
+            reader.readFully(0, read);
+            assertThat(read.array())
+                    .as("read through the connection opened before")
+                    .isEqualTo(model);
+        }
+        assertThat(backend.attachment(sr, "vm")).contains(attachment);
+        for (String name : List.of("vm", "snap1", "clone1")) {
+            assertThat(contentOf(name, 16 * BLOCK)).as(name).isEqualTo(model);
+        }
+        backend.detach(sr, "vm");
+    }
+
+    private static List<String> fileNames(Path directory) throws IOException {
+        try (Stream<Path> entries = Files.list(directory)) {
+            return entries.map(file -> file.getFileName().toString()).sorted().toList();
+        }
+    }
+
     /**
      * One NBD connection writes the blocks of {@code [0, size/2)} in the test thread (a model keeps
      * what it wrote) while a second one keeps writing {@code [size/2, size)} from another thread
