@@ -32,6 +32,8 @@ import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ExtentSet;
 import org.thinsr.allocmap.QemuImgMapParser;
 import org.thinsr.allocmap.ThinsrException;
+import org.thinsr.qmpclient.QmpClient;
+import org.thinsr.qmpclient.QmpException;
 
 /**
  * The embedded default backend: an SR is a directory, a thin volume a qcow2 file made by {@code
@@ -52,7 +54,9 @@ import org.thinsr.allocmap.ThinsrException;
  * and for {@code S}, then rename the copy's overlay into place and the new {@code S} over the old
  * one. Each rename is atomic, so a crash leaves {@code S} either as it was or as an overlay on
  * {@code B} with the same content. A hidden base is deleted when no other file names it as its
- * backing file.
+ * backing file. An attached volume is snapshotted live: the daemon's export is switched onto the
+ * new overlay with QMP {@code blockdev-snapshot} before the renames, and its NBD clients stay
+ * connected (see {@link #switchLive}).
  *
  * <p>Attach starts one {@code qemu-storage-daemon} per volume exporting it over NBD on a unix
  * socket in the run directory ({@code $XDG_RUNTIME_DIR/thinsr} or {@code /tmp/thinsr-$USER});
@@ -476,13 +480,23 @@ public final class FileBackend implements StorageBackend {
         return copy(sr, volumeName, cloneName, false);
     }
 
+    /**
+     * Snapshot or clone of {@code volumeName}. A volume attached read-write whose daemon has a QMP
+     * monitor is switched live ({@link #switchLive}): its NBD clients stay connected. A volume
+     * attached read-only keeps its daemon as it is: the daemon reads the old inode, now the hidden
+     * base, whose content never changes and equals the volume's. A read-write attachment without a
+     * monitor (a daemon of an older thinsr) is detached and attached again.
+     */
     private VolumeInfo copy(SrInfo sr, String volumeName, String copyName, boolean readOnlyCopy) {
         Path directory = directory(sr);
         Path source = volume(directory, volumeName);
         VolumeNames.requireValid(copyName);
         requireFree(directory, copyName);
         Optional<Attachment> attached = attachment(sr, volumeName);
-        if (attached.isPresent()) {
+        Optional<QemuMonitor> live =
+                attached.isPresent() && !attached.get().readOnly() ? monitor(sr, volumeName) : Optional.empty();
+        boolean reattach = attached.isPresent() && !attached.get().readOnly() && live.isEmpty();
+        if (reattach) {
             detach(sr, volumeName);
         }
         String format = formatOf(source);
@@ -492,6 +506,7 @@ public final class FileBackend implements StorageBackend {
         Path base = directory.resolve(baseFile);
         Path newSource = directory.resolve(TEMP_PREFIX + UUID.randomUUID() + QCOW2);
         Path newCopy = directory.resolve(TEMP_PREFIX + UUID.randomUUID() + QCOW2);
+        boolean switched = false;
         try {
             Files.createLink(base, source);
             CrashPoints.reach("file.snapshot.after-link");
@@ -518,14 +533,37 @@ public final class FileBackend implements StorageBackend {
             if (readOnlyCopy) {
                 Files.setPosixFilePermissions(newCopy, READ_ONLY);
             }
-            Files.move(newCopy, directory.resolve(copyName + QCOW2), StandardCopyOption.ATOMIC_MOVE);
-            CrashPoints.reach("file.snapshot.after-copy");
-            Files.move(newSource, directory.resolve(volumeName + QCOW2), StandardCopyOption.ATOMIC_MOVE);
+            if (live.isPresent()) {
+                // the daemon writes to newSource from the switch on: put it in place at once
+                switchLive(live.get(), volumeName, source, newSource);
+                switched = true;
+                Files.move(newSource, directory.resolve(volumeName + QCOW2), StandardCopyOption.ATOMIC_MOVE);
+                Files.move(newCopy, directory.resolve(copyName + QCOW2), StandardCopyOption.ATOMIC_MOVE);
+            } else {
+                Files.move(newCopy, directory.resolve(copyName + QCOW2), StandardCopyOption.ATOMIC_MOVE);
+                CrashPoints.reach("file.snapshot.after-copy");
+                Files.move(newSource, directory.resolve(volumeName + QCOW2), StandardCopyOption.ATOMIC_MOVE);
+            }
             if (format.equals("raw")) {
                 Files.delete(source);
             }
             Files.setPosixFilePermissions(base, READ_ONLY);
         } catch (IOException | RuntimeException e) {
+            if (e instanceof ThinsrException thinsr && thinsr.getCause() instanceof SwitchUnknownException) {
+                switched = true;
+            }
+            if (switched && Files.exists(newSource)) {
+                // the daemon writes to newSource now: deleting it would lose those writes
+                deleteQuietly(newCopy);
+                throw new ThinsrException(
+                        ErrorCode.IO_ERROR,
+                        "cannot copy volume " + volumeName + " to " + copyName + ": its export may write to "
+                                + newSource + " now, which was not renamed to " + volumeName + QCOW2 + ": " + e
+                                + "; rename it by hand before the SR is introduced again (introduce deletes "
+                                + TEMP_PREFIX + "* files)",
+                        e,
+                        volumeName);
+            }
             deleteQuietly(newSource);
             deleteQuietly(newCopy);
             if (findVolume(directory, volumeName)
@@ -540,11 +578,205 @@ public final class FileBackend implements StorageBackend {
             }
             throw (RuntimeException) e;
         } finally {
-            if (attached.isPresent()) {
-                attach(sr, volumeName, Optional.empty(), attached.get().readOnly());
+            if (reattach) {
+                attach(sr, volumeName, Optional.empty(), false);
             }
         }
         return statVolume(sr, copyName);
+    }
+
+    /**
+     * Switches the export of an attached volume onto the new qcow2 overlay {@code overlay} (on the
+     * hidden base, the inode the daemon has open) without stopping the daemon: {@code blockdev-add}
+     * opens the overlay with no backing, {@code blockdev-snapshot} makes the node the export serves
+     * now (see {@code query-block-exports}: {@code disk} at first, the previous overlay after an
+     * earlier live snapshot) the overlay's backing. qemu drains and flushes that node and reopens it
+     * read-only; every parent, the export's too, moves onto the overlay, so from the reply on all
+     * writes go to {@code overlay} and the base holds exactly the content at the switch.
+     *
+     * <p>qemu reopens the old node read-only by the file name it was opened by (a writable node would
+     * keep its write lock on what is now a shared base, and no one could attach the copy). So the
+     * volume's file must still name the old inode here: the caller renames {@code overlay} over it
+     * only after this returns. The overlay node keeps the temporary name it was opened by; at the next
+     * live snapshot that name is linked to the volume's file again for the switch, then removed.
+     *
+     * @throws ThinsrException when the switch did not happen: the daemon is as it was (the overlay
+     *     node is deleted again), {@code overlay} untouched
+     */
+    private static void switchLive(QemuMonitor monitor, String volumeName, Path volumeFile, Path overlay) {
+        String node = "thinsr-snap-" + UUID.randomUUID().toString().substring(0, 8);
+        String what = "live snapshot of volume " + volumeName + " through " + monitor.socket();
+        Optional<Path> alias = Optional.empty();
+        try (QmpClient client = QmpClient.connect(monitor.socket(), MONITOR_OPTIONS)) {
+            String current = exportNode(client, monitor);
+            JsonNode jobs = client.execute("query-jobs", null);
+            if (jobs.isArray() && !jobs.isEmpty()) {
+                throw new ThinsrException(
+                        ErrorCode.VDI_IN_USE,
+                        what + ": block job " + jobs.get(0).path("id").asText() + " ("
+                                + jobs.get(0).path("status").asText() + ") runs on it; wait for it to end",
+                        volumeName);
+            }
+            JsonNode currentNode = namedNode(client, current);
+            String driver = currentNode.path("drv").asText("?");
+            if (!driver.equals("qcow2") && !driver.equals("raw")) {
+                throw new ThinsrException(
+                        ErrorCode.VDI_IN_USE,
+                        what + ": the export serves node " + current + " of driver " + driver
+                                + ", expected qcow2 or raw (was the volume live-migrated away?)",
+                        volumeName);
+            }
+            // qemu reopens the node read-only by the file name it was opened by; an earlier live
+            // snapshot's overlay was opened by a temporary name since renamed to the volume's:
+            // link that name to the volume's file again for the switch
+            Path opened = fileOf(currentNode);
+            if (!volumeFile.getParent().equals(opened.getParent())) {
+                throw new ThinsrException(
+                        ErrorCode.VDI_IN_USE,
+                        what + ": node " + current + " reads " + opened + ", expected a file in "
+                                + volumeFile.getParent(),
+                        volumeName);
+            }
+            if (!Files.exists(opened, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                Files.createLink(opened, volumeFile);
+                alias = Optional.of(opened);
+            } else if (!Files.isSameFile(opened, volumeFile)) {
+                throw new ThinsrException(
+                        ErrorCode.VDI_IN_USE,
+                        what + ": node " + current + " was opened as " + opened + ", which now names another file than "
+                                + volumeFile + "; detach and attach the volume",
+                        volumeName);
+            }
+            ObjectNode add = SrMetadataStore.JSON.createObjectNode();
+            add.put("driver", "qcow2");
+            add.put("node-name", node);
+            ObjectNode file = add.putObject("file");
+            file.put("driver", "file");
+            file.put("filename", overlay.toString());
+            add.putNull("backing");
+            client.execute("blockdev-add", add);
+            ObjectNode snapshot = SrMetadataStore.JSON.createObjectNode();
+            snapshot.put("node", current);
+            snapshot.put("overlay", node);
+            try {
+                client.execute("blockdev-snapshot", snapshot);
+            } catch (QmpException e) {
+                deleteNode(client, node, e);
+                throw e;
+            } catch (IOException e) {
+                // no reply: the switch may have happened; ask again (the monitor runs commands in order)
+                if (!switchedTo(monitor, node, e)) {
+                    throw e;
+                }
+            }
+        } catch (QmpException e) {
+            throw new ThinsrException(
+                    ErrorCode.TOOL_FAILED,
+                    what + ": qemu-storage-daemon refused " + e.command() + " (" + e.errorClass() + "): "
+                            + e.description() + "; the volume stays as it was",
+                    e,
+                    volumeName);
+        } catch (SwitchUnknownException e) {
+            throw new ThinsrException(ErrorCode.TOOL_FAILED, what + ": " + e.getMessage(), e, volumeName);
+        } catch (IOException e) {
+            throw new ThinsrException(
+                    ErrorCode.TOOL_FAILED,
+                    what + ": " + e.getMessage() + "; the volume stays as it was",
+                    e,
+                    volumeName);
+        } finally {
+            alias.ifPresent(FileBackend::deleteQuietly);
+        }
+    }
+
+    /**
+     * The file a format node reads, from its {@code query-named-block-nodes} entry: {@code file} is
+     * the path, or a {@code json:} description whose {@code file.filename} is.
+     */
+    private static Path fileOf(JsonNode node) throws IOException {
+        String file = node.path("file").asText("");
+        if (file.startsWith("json:")) {
+            file = SrMetadataStore.JSON
+                    .readTree(file.substring("json:".length()))
+                    .path("file")
+                    .path("filename")
+                    .asText("");
+        }
+        if (file.isEmpty() || !file.startsWith("/") || file.indexOf('\0') >= 0) {
+            throw new IOException(
+                    "query-named-block-nodes: node " + node.path("node-name").asText() + " has file '"
+                            + node.path("file").asText() + "', expected an absolute path");
+        }
+        return Path.of(file).normalize();
+    }
+
+    private static final QmpClient.Options MONITOR_OPTIONS = new QmpClient.Options(Duration.ofSeconds(30), 16 << 20);
+
+    /** The node the volume's export serves now, from {@code query-block-exports}. */
+    private static String exportNode(QmpClient client, QemuMonitor monitor) throws IOException {
+        JsonNode exports = client.execute("query-block-exports", null);
+        for (JsonNode export : exports) {
+            if (monitor.exportId().equals(export.path("id").asText())) {
+                String node = export.path("node-name").asText("");
+                if (node.isEmpty()) {
+                    throw new IOException("query-block-exports: export " + monitor.exportId() + " has no node-name");
+                }
+                return node;
+            }
+        }
+        throw new IOException("query-block-exports: actual no export '" + monitor.exportId() + "', expected one");
+    }
+
+    private static JsonNode namedNode(QmpClient client, String nodeName) throws IOException {
+        ObjectNode flat = SrMetadataStore.JSON.createObjectNode().put("flat", true);
+        for (JsonNode node : client.execute("query-named-block-nodes", flat)) {
+            if (nodeName.equals(node.path("node-name").asText())) {
+                return node;
+            }
+        }
+        throw new IOException("query-named-block-nodes: actual no node '" + nodeName + "', expected the export's");
+    }
+
+    /**
+     * After {@code blockdev-snapshot} got no reply: whether the export serves {@code node} now, asked
+     * over a new connection. When it does not, deletes {@code node}.
+     *
+     * @throws IOException (with {@code failure} suppressed) when that cannot be told either
+     */
+    private static boolean switchedTo(QemuMonitor monitor, String node, IOException failure) throws IOException {
+        try (QmpClient client = QmpClient.connect(monitor.socket(), MONITOR_OPTIONS)) {
+            if (exportNode(client, monitor).equals(node)) {
+                return true;
+            }
+            deleteNode(client, node, failure);
+            return false;
+        } catch (IOException e) {
+            IOException unknown = new SwitchUnknownException(
+                    "blockdev-snapshot got no reply (" + failure.getMessage()
+                            + ") and whether the export was switched to node " + node + " cannot be told: "
+                            + e.getMessage(),
+                    e);
+            unknown.addSuppressed(failure);
+            throw unknown;
+        }
+    }
+
+    /** Whether the export was switched to the overlay cannot be told: the overlay must be kept. */
+    private static final class SwitchUnknownException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        SwitchUnknownException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    private static void deleteNode(QmpClient client, String node, Exception failure) {
+        try {
+            client.execute(
+                    "blockdev-del", SrMetadataStore.JSON.createObjectNode().put("node-name", node));
+        } catch (IOException | RuntimeException e) {
+            failure.addSuppressed(e);
+        }
     }
 
     private static boolean isReadOnly(Path file) {
@@ -709,8 +941,9 @@ public final class FileBackend implements StorageBackend {
 
     /**
      * The QMP monitor of the {@code qemu-storage-daemon} serving an attached volume: the {@code .qmp}
-     * socket next to its pid file, node {@code disk}. Empty when the volume is not attached or its
-     * daemon was started without a monitor (by an older thinsr).
+     * socket next to its pid file, node {@code disk} (the volume as attached; after live snapshots the
+     * export serves an overlay above it: ask {@code query-block-exports}). Empty when the volume is not
+     * attached or its daemon was started without a monitor (by an older thinsr).
      */
     @Override
     public Optional<QemuMonitor> monitor(SrInfo sr, String volumeName) {

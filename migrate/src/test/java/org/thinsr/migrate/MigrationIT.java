@@ -14,8 +14,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -167,27 +171,45 @@ class MigrationIT {
         assertThat(copy.keys()).containsEntry(Lifecycle.KEY_CONTENT_ID, report.contentId());
     }
 
+    /**
+     * A writer on the attached VDI's NBD export keeps writing through the first snapshot (a live one:
+     * its connection must survive) and into pass 1; it stops, and is quiet, before the second
+     * snapshot, so the delta passes must bring the destination to exactly the source.
+     */
     @Test
     void writerDuringTheCopyIsCaughtByDeltaPasses() throws Exception {
         VdiView vdi = sourceVdi();
         AtomicBoolean stop = new AtomicBoolean();
+        AtomicBoolean inPassOne = new AtomicBoolean();
+        AtomicInteger writesInPassOne = new AtomicInteger();
+        AtomicInteger writes = new AtomicInteger();
+        AtomicReference<Throwable> writerFailure = new AtomicReference<>();
+        CountDownLatch writerDone = new CountDownLatch(1);
         BlockSink writer = Attachments.openSink(lifecycle.vdiAttach(source, vdi.uuid(), false));
         Thread thread = new Thread(() -> {
             Random random = new Random(12);
             try {
-                for (int i = 0; i < 400 && !stop.get(); i++) {
+                for (int i = 0; i < 20_000 && !stop.get(); i++) {
+                    boolean afterFirstSnapshot = inPassOne.get();
                     byte[] data = new byte[65536];
                     random.nextBytes(data);
                     writer.write(random.nextLong(SIZE / 65536) * 65536, ByteBuffer.wrap(data));
                     writer.flush();
+                    writes.incrementAndGet();
+                    if (afterFirstSnapshot) {
+                        writesInPassOne.incrementAndGet();
+                    }
                 }
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
+            } catch (Throwable e) {
+                writerFailure.set(e);
+            } finally {
+                writerDone.countDown();
             }
         });
-        Migration.Listener stopAfterFirstPass = new Migration.Listener() {
+        Migration.Listener stopDuringPassOne = new Migration.Listener() {
             @Override
             public void pass(int pass, long bytesToSend, long bytesToZero) {
+                inPassOne.set(pass == 1);
                 if (pass == 2) {
                     stop.set(true);
                 }
@@ -195,16 +217,31 @@ class MigrationIT {
 
             @Override
             public void progress(int pass, long sentBytes, long zeroedBytes, long totalData, long totalZeros) {
-                if (pass == 1 && sentBytes * 2 >= totalData) {
+                if (pass == 1 && sentBytes * 2 >= totalData && !stop.get()) {
+                    // let the writer work during pass 1, then stop it before the next snapshot
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                    while (writesInPassOne.get() < 20 && writerDone.getCount() > 0 && System.nanoTime() < deadline) {
+                        LockSupport.parkNanos(1_000_000);
+                    }
                     stop.set(true);
+                    try {
+                        assertThat(writerDone.await(30, TimeUnit.SECONDS))
+                                .as("writer stopped")
+                                .isTrue();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
                 }
             }
         };
         thread.start();
         Migration.Report report;
         try (LocalDestination destination = new LocalDestination(lifecycle, target)) {
-            Thread.sleep(200);
-            report = new Migration(lifecycle, source, destination, options(false, 5), stopAfterFirstPass, () -> false)
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (writes.get() < 5 && writerDone.getCount() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            report = new Migration(lifecycle, source, destination, options(false, 5), stopDuringPassOne, () -> false)
                     .run(vdi.uuid());
         } finally {
             stop.set(true);
@@ -212,6 +249,10 @@ class MigrationIT {
             writer.close();
             lifecycle.vdiDetach(source, vdi.uuid());
         }
+        assertThat(writerFailure.get()).as("writer failure").isNull();
+        assertThat(writesInPassOne.get())
+                .as("writes after the first snapshot, during pass 1")
+                .isGreaterThanOrEqualTo(20);
         assertThat(report.passes()).isGreaterThanOrEqualTo(2);
         assertSameContent(
                 Path.of(vdi.path()),
