@@ -91,7 +91,7 @@ final class MigrateCommand implements Callable<Integer> {
                         XapiImportDestination.accepts(uri)
                                 ? xapiDestination(uri)
                                 : new HttpDestination(new HttpDiskClient(uri, Optional.ofNullable(token)));
-                    case "nbd", "nbd+unix", "nbds" -> new NbdDestination(to);
+                    case "nbd", "nbd+unix", "nbds" -> new NbdDestination(to, Math.min(copy.connections, 16));
                     default ->
                         throw new ThinsrException(
                                 ErrorCode.USAGE,

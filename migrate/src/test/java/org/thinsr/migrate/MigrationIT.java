@@ -557,6 +557,46 @@ class MigrationIT {
     }
 
     @Test
+    void anNbdServerWithoutMultiConnGetsOneConnectionAtATimeShownByNbdkitsLog() throws Exception {
+        VdiView vdi = sourceVdi();
+        Path socket = dir.resolve("single.sock");
+        Path log = dir.resolve("nbdkit.log");
+        Process server = nbdkit(
+                socket,
+                "--filter=log",
+                "--filter=multi-conn",
+                "memory",
+                "size=" + SIZE,
+                "multi-conn-mode=disable",
+                "logfile=" + log);
+        Migration.Report report;
+        try (NbdDestination destination = new NbdDestination("nbd+unix:///?socket=" + socket, 4)) {
+            report = new Migration(lifecycle, source, destination, options(false, 0), QUIET, () -> false)
+                    .run(vdi.uuid());
+        } finally {
+            server.destroy();
+            server.waitFor(10, TimeUnit.SECONDS);
+        }
+        assertThat(report.verified()).isTrue();
+        int open = 0;
+        int mostOpen = 0;
+        java.util.Set<String> writers = new java.util.HashSet<>();
+        for (String line : Files.readAllLines(log)) {
+            if (line.contains(" Connect ")) {
+                mostOpen = Math.max(mostOpen, ++open);
+            } else if (line.contains(" Disconnect ")) {
+                open--;
+            } else if (line.contains(" Write ")) {
+                writers.add(line.replaceAll(".* connection=(\\d+) .*", "$1"));
+            }
+        }
+        assertThat(mostOpen)
+                .as("connections open at once (the workers share one)")
+                .isEqualTo(1);
+        assertThat(writers).as("connections that wrote").hasSize(1);
+    }
+
+    @Test
     void destinationErrorsInjectedByNbdkitFailPreciselyAndLeaveNoSnapshot() throws Exception {
         VdiView vdi = sourceVdi();
         Path full = dir.resolve("full.sock");
