@@ -608,7 +608,7 @@ public final class FileBackend implements StorageBackend {
         String what = "live snapshot of volume " + volumeName + " through " + monitor.socket();
         Optional<Path> alias = Optional.empty();
         try (QmpClient client = QmpClient.connect(monitor.socket(), MONITOR_OPTIONS)) {
-            String current = exportNode(client, monitor);
+            String current = monitor.exportNode(client);
             JsonNode jobs = client.execute("query-jobs", null);
             if (jobs.isArray() && !jobs.isEmpty()) {
                 throw new ThinsrException(
@@ -712,21 +712,6 @@ public final class FileBackend implements StorageBackend {
 
     private static final QmpClient.Options MONITOR_OPTIONS = new QmpClient.Options(Duration.ofSeconds(30), 16 << 20);
 
-    /** The node the volume's export serves now, from {@code query-block-exports}. */
-    private static String exportNode(QmpClient client, QemuMonitor monitor) throws IOException {
-        JsonNode exports = client.execute("query-block-exports", null);
-        for (JsonNode export : exports) {
-            if (monitor.exportId().equals(export.path("id").asText())) {
-                String node = export.path("node-name").asText("");
-                if (node.isEmpty()) {
-                    throw new IOException("query-block-exports: export " + monitor.exportId() + " has no node-name");
-                }
-                return node;
-            }
-        }
-        throw new IOException("query-block-exports: actual no export '" + monitor.exportId() + "', expected one");
-    }
-
     private static JsonNode namedNode(QmpClient client, String nodeName) throws IOException {
         ObjectNode flat = SrMetadataStore.JSON.createObjectNode().put("flat", true);
         for (JsonNode node : client.execute("query-named-block-nodes", flat)) {
@@ -745,7 +730,7 @@ public final class FileBackend implements StorageBackend {
      */
     private static boolean switchedTo(QemuMonitor monitor, String node, IOException failure) throws IOException {
         try (QmpClient client = QmpClient.connect(monitor.socket(), MONITOR_OPTIONS)) {
-            if (exportNode(client, monitor).equals(node)) {
+            if (monitor.exportNode(client).equals(node)) {
                 return true;
             }
             deleteNode(client, node, failure);

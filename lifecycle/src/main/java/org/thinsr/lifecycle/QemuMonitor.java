@@ -1,7 +1,10 @@
 package org.thinsr.lifecycle;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Objects;
+import org.thinsr.qmpclient.QmpClient;
 
 /**
  * The QMP monitor of a qemu process serving an attached volume.
@@ -20,5 +23,21 @@ public record QemuMonitor(Path socket, String nodeName, String exportId) {
         if (nodeName.isEmpty()) {
             throw new IllegalArgumentException("nodeName is empty");
         }
+    }
+
+    /** The node the export serves now, from {@code query-block-exports} over {@code client} (this monitor). */
+    public String exportNode(QmpClient client) throws IOException {
+        JsonNode exports = client.execute("query-block-exports", null);
+        for (JsonNode export : exports) {
+            if (exportId.equals(export.path("id").asText())) {
+                String node = export.path("node-name").asText("");
+                if (node.isEmpty()) {
+                    throw new IOException("query-block-exports: export " + exportId + " has no node-name");
+                }
+                return node;
+            }
+        }
+        throw new IOException("query-block-exports: actual no export '" + exportId + "' in " + socket
+                + ", expected the volume's export");
     }
 }

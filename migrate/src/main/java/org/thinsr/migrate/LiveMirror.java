@@ -212,7 +212,7 @@ public final class LiveMirror {
         String node = "thinsr-mirror-" + suffix;
         try (QmpClient client =
                 QmpClient.connect(monitor.socket(), new QmpClient.Options(options.commandTimeout(), 16 << 20))) {
-            String source = exportNode(client, monitor);
+            String source = monitor.exportNode(client);
             JsonNode jobs = client.execute("query-jobs", null);
             if (!jobs.isArray()) {
                 throw new IOException("query-jobs reply: actual " + jobs.getNodeType() + ", expected an array");
@@ -262,7 +262,7 @@ public final class LiveMirror {
             }
             try {
                 MirrorJob last = follow(client, jobId, node, vdiUuid, wakeups);
-                String now = exportNode(client, monitor);
+                String now = monitor.exportNode(client);
                 if (!now.equals(node)) {
                     throw new ThinsrException(
                             ErrorCode.TOOL_FAILED,
@@ -433,22 +433,6 @@ public final class LiveMirror {
     private static MirrorJob query(QmpClient client, String jobId) throws IOException {
         return MirrorJob.find(client.execute("query-jobs", null), jobId)
                 .orElseThrow(() -> new IOException("job " + jobId + " vanished from query-jobs"));
-    }
-
-    /** The node the VDI's export serves now (the volume's node, or an earlier mirror's destination). */
-    private static String exportNode(QmpClient client, QemuMonitor monitor) throws IOException {
-        JsonNode exports = client.execute("query-block-exports", null);
-        for (JsonNode export : exports) {
-            if (monitor.exportId().equals(export.path("id").asText())) {
-                String node = export.path("node-name").asText("");
-                if (node.isEmpty()) {
-                    throw new IOException("query-block-exports: export " + monitor.exportId() + " has no node-name");
-                }
-                return node;
-            }
-        }
-        throw new IOException("query-block-exports: actual no export '" + monitor.exportId() + "' in "
-                + monitor.socket() + ", expected the VDI's export");
     }
 
     private static void deleteNode(QmpClient client, String node, Exception failure) {
