@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -66,9 +65,9 @@ class LiveMirrorIT {
 
     @BeforeEach
     void start() {
-        require("qemu-img", "qemu-utils");
-        require("qemu-nbd", "qemu-utils");
-        require("qemu-storage-daemon", "qemu-system-common");
+        MigrationTesting.require("qemu-img", "qemu-utils");
+        MigrationTesting.require("qemu-nbd", "qemu-utils");
+        MigrationTesting.require("qemu-storage-daemon", "qemu-system-common");
         FileBackend backend = new FileBackend(CommandRunner.PROCESSES, dir.resolve("run"));
         lifecycle = new Lifecycle(
                 kind -> backend,
@@ -92,15 +91,6 @@ class LiveMirrorIT {
                 server.destroyForcibly();
             }
         }
-    }
-
-    private static void require(String tool, String debianPackage) {
-        for (String directory : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator, -1)) {
-            if (Files.isExecutable(Path.of(directory, tool))) {
-                return;
-            }
-        }
-        throw new AssertionError("'" + tool + "' is not installed: install the Debian package " + debianPackage);
     }
 
     /** Starts a server that listens on {@code socket}; killed after the test. */
@@ -280,7 +270,7 @@ class LiveMirrorIT {
                 .hasMessageContaining("http://127.0.0.1:1/")
                 .hasMessageContaining("nbd://");
 
-        require("nbdkit", "nbdkit");
+        MigrationTesting.require("nbdkit", "nbdkit");
         Path failing = dir.resolve("failing.sock");
         server(
                 failing,

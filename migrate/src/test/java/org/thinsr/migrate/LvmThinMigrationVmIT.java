@@ -3,12 +3,10 @@ package org.thinsr.migrate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
-import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -59,7 +57,7 @@ class LvmThinMigrationVmIT {
     @BeforeEach
     void createSrs() throws IOException {
         List<String> disks = disks();
-        require("qemu-img", "qemu-utils");
+        MigrationTesting.require("qemu-img", "qemu-utils");
         lifecycle = new Lifecycle(
                 Backends.standard(),
                 UriSchemes.standard(List.of(), Map.of(), Optional.empty()),
@@ -96,7 +94,14 @@ class LvmThinMigrationVmIT {
         long mapped = lifecycle.vdiMap(source, vdi.uuid()).nonZeroExtents().totalLength();
         Migration.Report report;
         try (LocalDestination destination = new LocalDestination(lifecycle, target)) {
-            report = new Migration(lifecycle, source, destination, options(2), QUIET, () -> false).run(vdi.uuid());
+            report = new Migration(
+                            lifecycle,
+                            source,
+                            destination,
+                            MigrationTesting.options(dir.resolve("state"), false, 2),
+                            MigrationTesting.QUIET,
+                            () -> false)
+                    .run(vdi.uuid());
         }
         assertThat(report.verified()).isTrue();
         assertThat(report.passes()).as("source not in use: no delta pass").isEqualTo(1);
@@ -151,7 +156,13 @@ class LvmThinMigrationVmIT {
         Migration.Report report;
         thread.start();
         try (LocalDestination destination = new LocalDestination(lifecycle, target)) {
-            report = new Migration(lifecycle, source, destination, options(4), stopDuringSecondPass, () -> false)
+            report = new Migration(
+                            lifecycle,
+                            source,
+                            destination,
+                            MigrationTesting.options(dir.resolve("state"), false, 4),
+                            stopDuringSecondPass,
+                            () -> false)
                     .run(vdi.uuid());
         } finally {
             stop.set(true);
@@ -211,25 +222,6 @@ class LvmThinMigrationVmIT {
         }
     }
 
-    private Migration.Options options(int deltaPasses) {
-        return new Migration.Options(
-                new SparseCopier.Options(2, 1 << 20, BandwidthLimiter.unlimited()),
-                deltaPasses,
-                1,
-                true,
-                1 << 20,
-                false,
-                dir.resolve("state"));
-    }
-
-    private static final Migration.Listener QUIET = new Migration.Listener() {
-        @Override
-        public void pass(int pass, long bytesToSend, long bytesToZero) {}
-
-        @Override
-        public void progress(int pass, long sentBytes, long zeroedBytes, long totalDataBytes, long totalZeroBytes) {}
-    };
-
     /** The VM's scratch disks; fails (never skips) outside the VM. */
     private static List<String> disks() {
         String disks = System.getenv("THINSR_VM_DISKS");
@@ -237,8 +229,8 @@ class LvmThinMigrationVmIT {
             return fail("THINSR_VM_DISKS is not set: *VmIT tests need a kernel with device-mapper;"
                     + " run them with scripts/test-vm (it boots scripts/dmthin-vm/run-in-vm)");
         }
-        require("lvcreate", "lvm2");
-        require("thin_dump", "thin-provisioning-tools");
+        MigrationTesting.require("lvcreate", "lvm2");
+        MigrationTesting.require("thin_dump", "thin-provisioning-tools");
         List<String> list = List.of(disks.trim().split("\\s+"));
         assertThat(list).as("scratch disks").hasSizeGreaterThanOrEqualTo(2);
         return list;
@@ -273,15 +265,5 @@ class LvmThinMigrationVmIT {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
-    }
-
-    private static void require(String tool, String debianPackage) {
-        String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin";
-        for (String directory : path.split(File.pathSeparator, -1)) {
-            if (!directory.isEmpty() && Files.isExecutable(Path.of(directory, tool))) {
-                return;
-            }
-        }
-        fail("'" + tool + "' is not installed: install the Debian package " + debianPackage);
     }
 }
