@@ -54,7 +54,8 @@ import org.thinsr.qmpclient.QmpException;
  * and for {@code S}, then rename the copy's overlay into place and the new {@code S} over the old
  * one. Each rename is atomic, so a crash leaves {@code S} either as it was or as an overlay on
  * {@code B} with the same content. A hidden base is deleted when no other file names it as its
- * backing file. An attached volume is snapshotted live: the daemon's export is switched onto the
+ * backing file; one that a single file names is merged into that file after a destroy or detach
+ * ({@link #coalesceBases}), so snapshot-and-destroy cycles do not deepen chains. An attached volume is snapshotted live: the daemon's export is switched onto the
  * new overlay with QMP {@code blockdev-snapshot} before the renames, and its NBD clients stay
  * connected (see {@link #switchLive}).
  *
@@ -78,6 +79,7 @@ public final class FileBackend implements StorageBackend {
     private static final String TEMP_PREFIX = ".tmp-";
     private static final int ZERO_CHUNK = 8 << 20;
     private static final Duration TOOL_TIMEOUT = Duration.ofMinutes(5);
+    private static final Duration COMMIT_TIMEOUT = Duration.ofHours(2);
     private static final Set<PosixFilePermission> READ_ONLY = PosixFilePermissions.fromString("r--r--r--");
     private static final int MAX_CHAIN = 1000;
     private static final String MONITOR_SUFFIX = ".qmp";
@@ -194,7 +196,7 @@ public final class FileBackend implements StorageBackend {
             return;
         }
         for (String name : visibleNames(directory)) {
-            detach(sr, name);
+            stop(sr, name);
         }
     }
 
@@ -428,13 +430,14 @@ public final class FileBackend implements StorageBackend {
         if (file.isEmpty()) {
             return false;
         }
-        detach(sr, volumeName);
+        stop(sr, volumeName);
         try {
             Files.delete(file.get());
         } catch (IOException e) {
             throw ioError("cannot delete volume " + volumeName, e);
         }
         collectBases(directory);
+        coalesceBases(sr, directory);
         return true;
     }
 
@@ -470,6 +473,161 @@ public final class FileBackend implements StorageBackend {
         }
     }
 
+    /**
+     * Shortens chains: while a hidden base {@code B} is the backing file of exactly one file {@code C}
+     * (a visible volume or another hidden base) and no running daemon reads {@code B} (it is in the
+     * chain of no attached volume), merges {@code C} into {@code B} and puts {@code B} in {@code C}'s
+     * place ({@link #coalesce}). So a snapshot and the destroy of the snapshot leave the source's
+     * chain as it was before. A base in an attached volume's chain is left for the volume's detach or
+     * the next destroy (a live {@code block-commit} through QMP is not done). A failed merge leaves
+     * both files as they were and is not tried again in this call; it does not fail the caller.
+     */
+    private void coalesceBases(SrInfo sr, Path directory) {
+        Set<String> failed = new HashSet<>();
+        while (true) {
+            Map<String, String> backing = backingFiles(directory);
+            Optional<Map.Entry<String, String>> next = nextCoalesce(sr, directory, backing, failed);
+            if (next.isEmpty()) {
+                return;
+            }
+            String base = next.get().getKey();
+            if (!coalesce(directory, base, next.get().getValue())) {
+                failed.add(base);
+            }
+        }
+    }
+
+    /** The backing file name of every qcow2 file in {@code directory}, temporary ones too, by file name. */
+    private Map<String, String> backingFiles(Path directory) {
+        Map<String, String> backing = new java.util.TreeMap<>();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
+            for (Path entry : entries) {
+                String file = entry.getFileName().toString();
+                if (file.endsWith(QCOW2) && Files.isRegularFile(entry)) {
+                    backing.put(
+                            file,
+                            imageInfo(entry, "qcow2").path("backing-filename").asText(""));
+                }
+            }
+        } catch (IOException e) {
+            throw ioError("cannot list " + directory, e);
+        }
+        return backing;
+    }
+
+    /** The next hidden base to merge its only child into, as (base, child) file names. */
+    private Optional<Map.Entry<String, String>> nextCoalesce(
+            SrInfo sr, Path directory, Map<String, String> backing, Set<String> failed) {
+        Set<String> busy = new HashSet<>();
+        for (String name : visibleNames(directory)) {
+            if (daemon(sr, name).isPresent()) {
+                Optional<Path> file = findVolume(directory, name);
+                String layer = file.map(path -> path.getFileName().toString()).orElse("");
+                while (!layer.isEmpty() && busy.add(layer)) {
+                    layer = backing.getOrDefault(layer, "");
+                }
+            }
+        }
+        Map<String, List<String>> children = new java.util.TreeMap<>();
+        backing.forEach((child, base) -> {
+            if (base.startsWith(BASE_PREFIX) && base.indexOf('/') < 0) {
+                children.computeIfAbsent(base, b -> new ArrayList<>()).add(child);
+            }
+        });
+        for (Map.Entry<String, List<String>> entry : children.entrySet()) {
+            String base = entry.getKey();
+            if (entry.getValue().size() != 1 || busy.contains(base) || failed.contains(base)) {
+                continue;
+            }
+            String child = entry.getValue().getFirst();
+            boolean visible = !child.startsWith(".") && VolumeNames.isValid(stem(child));
+            boolean hidden = child.startsWith(BASE_PREFIX);
+            if (!Files.isRegularFile(directory.resolve(base)) || !(visible || hidden)) {
+                continue;
+            }
+            if (base.endsWith(RAW)
+                    && (hidden
+                            || Files.exists(
+                                    directory.resolve(stem(child) + RAW), java.nio.file.LinkOption.NOFOLLOW_LINKS))) {
+                // a raw base in a child's place changes the name to NAME.raw: only a visible volume can
+                continue;
+            }
+            return Optional.of(Map.entry(base, child));
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Merges qcow2 {@code childFile} into its backing file {@code baseFile}, the hidden base of which
+     * it is the only child: {@code qemu-img commit -d} writes the child's clusters into the base
+     * (which then reads exactly as the child; the child is unchanged), then the base takes the child's
+     * mode and is renamed over the child. A raw base becomes the volume {@code NAME.raw}: linked to
+     * that name, then the child and the base name are deleted ({@link #introduceSr} deletes {@code
+     * NAME.raw} while {@code NAME.qcow2} exists). A crash before the rename leaves the child over a
+     * base with the same content, merged again later. Files made writable for the commit (only when
+     * they are not, e.g. not as root) are read-only again before the rename; a crash in between leaves
+     * them writable.
+     *
+     * @return whether it was merged; when not, both files read as before
+     */
+    private boolean coalesce(Path directory, String baseFile, String childFile) {
+        Path base = directory.resolve(baseFile);
+        Path child = directory.resolve(childFile);
+        Set<PosixFilePermission> baseMode;
+        Set<PosixFilePermission> childMode;
+        try {
+            baseMode = Files.getPosixFilePermissions(base);
+            childMode = Files.getPosixFilePermissions(child);
+        } catch (IOException e) {
+            return false;
+        }
+        boolean baseOpened = !Files.isWritable(base);
+        boolean childOpened = !Files.isWritable(child);
+        try {
+            if (baseOpened) {
+                Files.setPosixFilePermissions(base, withOwnerWrite(baseMode));
+            }
+            if (childOpened) {
+                Files.setPosixFilePermissions(child, withOwnerWrite(childMode));
+            }
+            runner.check(List.of("qemu-img", "commit", "-q", "-d", "-f", "qcow2", child.toString()), COMMIT_TIMEOUT);
+            if (childOpened) {
+                Files.setPosixFilePermissions(child, childMode);
+            }
+            Files.setPosixFilePermissions(base, childMode);
+        } catch (IOException | RuntimeException e) {
+            // the child's clusters only were written to the base: the child reads as before
+            try {
+                Files.setPosixFilePermissions(child, childMode);
+                Files.setPosixFilePermissions(base, baseMode);
+            } catch (IOException ignored) {
+                // the modes are wrong but the content is as it was
+            }
+            return false;
+        }
+        CrashPoints.reach("file.coalesce.after-commit");
+        try {
+            if (baseFile.endsWith(RAW)) {
+                Path volume = directory.resolve(stem(childFile) + RAW);
+                Files.createLink(volume, base);
+                Files.delete(child);
+                Files.delete(base);
+            } else {
+                Files.move(base, child, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (IOException e) {
+            return false;
+        }
+        return true;
+    }
+
+    private static Set<PosixFilePermission> withOwnerWrite(Set<PosixFilePermission> mode) {
+        Set<PosixFilePermission> writable = java.util.EnumSet.noneOf(PosixFilePermission.class);
+        writable.addAll(mode);
+        writable.add(PosixFilePermission.OWNER_WRITE);
+        return writable;
+    }
+
     @Override
     public VolumeInfo snapshot(SrInfo sr, String volumeName, String snapshotName) {
         return copy(sr, volumeName, snapshotName, true);
@@ -497,7 +655,7 @@ public final class FileBackend implements StorageBackend {
                 attached.isPresent() && !attached.get().readOnly() ? monitor(sr, volumeName) : Optional.empty();
         boolean reattach = attached.isPresent() && !attached.get().readOnly() && live.isEmpty();
         if (reattach) {
-            detach(sr, volumeName);
+            stop(sr, volumeName);
         }
         String format = formatOf(source);
         boolean sourceReadOnly = isReadOnly(source);
@@ -939,8 +1097,31 @@ public final class FileBackend implements StorageBackend {
         return Optional.of(new QemuMonitor(monitor, NODE_NAME, EXPORT_ID));
     }
 
+    /**
+     * Stops the volume's daemon, then merges hidden bases with one child ({@link #coalesceBases}) when
+     * the volume's file is an overlay on a hidden base: a destroy while it was attached may have left
+     * its chain to shorten.
+     */
     @Override
     public void detach(SrInfo sr, String volumeName) {
+        stop(sr, volumeName);
+        Path directory = Path.of(sr.location());
+        if (!Files.isRegularFile(directory.resolve(METADATA_FILE))) {
+            return;
+        }
+        Optional<Path> file = findVolume(directory, volumeName);
+        if (file.isPresent()
+                && formatOf(file.get()).equals("qcow2")
+                && imageInfo(file.get(), "qcow2")
+                        .path("backing-filename")
+                        .asText("")
+                        .startsWith(BASE_PREFIX)) {
+            coalesceBases(sr, directory);
+        }
+    }
+
+    /** Stops the daemon exporting the volume, if any, and removes its run files. */
+    private void stop(SrInfo sr, String volumeName) {
         Optional<ProcessHandle> daemon = daemon(sr, volumeName);
         if (daemon.isPresent()) {
             ProcessHandle process = daemon.get();

@@ -206,6 +206,46 @@ class CrashSafetyIT {
     }
 
     @Test
+    void vdiDestroyKilledAfterMergingTheBaseKeepsTheSourceAndMergesAtTheNextDestroy() throws Exception {
+        Tools.require("qemu-io", "qemu-utils");
+        Path volume = workDir.resolve("sr").resolve(existing.volume() + ".qcow2");
+        qemuIo(volume, "write -q -P 7 0 64k");
+        VdiView snapshot = lifecycle.vdiSnapshot(sr, existing.uuid());
+        qemuIo(volume, "write -q -P 9 64k 64k");
+        int status = runChild("file.coalesce.after-commit", "destroy", snapshot.uuid());
+        assertThat(status).isEqualTo(CrashPoints.EXIT_STATUS);
+        assertThat(assertConsistent()).extracting(VdiView::uuid).containsExactly(existing.uuid());
+        assertThat(hiddenBases())
+                .as("the merged base is still under the volume")
+                .hasSize(1);
+        qemuIo(volume, "read -q -P 7 0 64k");
+        qemuIo(volume, "read -q -P 9 64k 64k");
+
+        lifecycle.vdiDestroy(sr, lifecycle.vdiSnapshot(sr, existing.uuid()).uuid());
+        assertThat(hiddenBases()).as("merged at the next destroy").isEmpty();
+        qemuIo(volume, "read -q -P 7 0 64k");
+        qemuIo(volume, "read -q -P 9 64k 64k");
+    }
+
+    private Set<String> hiddenBases() throws IOException {
+        try (Stream<Path> files = Files.list(workDir.resolve("sr"))) {
+            return files.map(path -> path.getFileName().toString())
+                    .filter(name -> name.startsWith(".base-"))
+                    .collect(Collectors.toCollection(TreeSet::new));
+        }
+    }
+
+    private static void qemuIo(Path image, String command) throws Exception {
+        Process process = new ProcessBuilder("qemu-io", "-f", "qcow2", "-c", command, image.toString())
+                .redirectErrorStream(true)
+                .start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(process.exitValue()).as("qemu-io %s: %s", command, output).isZero();
+        assertThat(output).as("qemu-io %s", command).doesNotContain("Pattern verification failed");
+    }
+
+    @Test
     void secondProcessWaitsBoundedThenFailsWithSrLocked() throws Exception {
         String java = ProcessHandle.current().info().command().orElse("java");
         Process holder = new ProcessBuilder(

@@ -141,6 +141,134 @@ class FileBackendIT extends StorageBackendContract {
         backend.detach(sr, "vm");
     }
 
+    @Test
+    void snapshotAndDestroyCyclesKeepTheChainShortAndTheContent() throws Exception {
+        backend.createVolume(sr, "vm", 16 * BLOCK, Provisioning.THIN, Optional.empty(), Progress.NONE);
+        byte[] model = new byte[16 * BLOCK];
+        Random random = new Random(11);
+        writeOffline("vm", model, random, 4);
+        for (int cycle = 0; cycle < 10; cycle++) {
+            backend.snapshot(sr, "vm", "snap");
+            byte[] atSnapshot = model.clone();
+            writeOffline("vm", model, random, 3);
+            assertThat(contentOf("snap", 16 * BLOCK))
+                    .as("snapshot of cycle %s", cycle)
+                    .isEqualTo(atSnapshot);
+            assertThat(backend.destroyVolume(sr, "snap")).isTrue();
+            assertThat(backingChainLength("vm"))
+                    .as("chain after cycle %s", cycle)
+                    .isLessThanOrEqualTo(2);
+            assertThat(contentOf("vm", 16 * BLOCK))
+                    .as("volume after cycle %s", cycle)
+                    .isEqualTo(model);
+        }
+        assertThat(backingChainLength("vm"))
+                .as("the last base merged into the volume")
+                .isEqualTo(1);
+        assertThat(hiddenBases()).isEmpty();
+        assertThat(backend.statVolume(sr, "vm").readOnly()).isFalse();
+    }
+
+    @Test
+    void baseWithTwoChildrenIsKeptAndMergedOnceOnlyOneIsLeft() throws Exception {
+        backend.createVolume(sr, "vm", 16 * BLOCK, Provisioning.THIN, Optional.empty(), Progress.NONE);
+        byte[] model = new byte[16 * BLOCK];
+        Random random = new Random(12);
+        writeOffline("vm", model, random, 4);
+        backend.snapshot(sr, "vm", "keep");
+        byte[] atKeep = model.clone();
+        writeOffline("vm", model, random, 4);
+        backend.snapshot(sr, "vm", "drop");
+        writeOffline("vm", model, random, 4);
+        assertThat(backingChainLength("vm")).isEqualTo(3);
+        backend.destroyVolume(sr, "drop");
+        assertThat(backingChainLength("vm")).as("vm -> base shared with keep").isEqualTo(2);
+        assertThat(backingChainLength("keep")).isEqualTo(2);
+        assertThat(contentOf("keep", 16 * BLOCK)).isEqualTo(atKeep);
+        assertThat(contentOf("vm", 16 * BLOCK)).isEqualTo(model);
+        assertThat(hiddenBases()).hasSize(1);
+
+        backend.destroyVolume(sr, "vm");
+        assertThat(backingChainLength("keep")).isEqualTo(1);
+        assertThat(hiddenBases()).isEmpty();
+        assertThat(backend.statVolume(sr, "keep").readOnly())
+                .as("the merged snapshot stays read-only")
+                .isTrue();
+        assertThat(contentOf("keep", 16 * BLOCK)).isEqualTo(atKeep);
+    }
+
+    @Test
+    void preallocatedVolumeIsRawAgainAfterItsSnapshotIsDestroyed() throws Exception {
+        backend.createVolume(sr, "vm", 16 * BLOCK, Provisioning.PREALLOCATED, Optional.empty(), Progress.NONE);
+        byte[] model = new byte[16 * BLOCK];
+        Random random = new Random(13);
+        writeOffline("vm", model, random, 4);
+        backend.snapshot(sr, "vm", "snap");
+        byte[] atSnapshot = model.clone();
+        writeOffline("vm", model, random, 4);
+        assertThat(backend.statVolume(sr, "vm").provisioning()).isEqualTo(Provisioning.THIN);
+        backend.destroyVolume(sr, "snap");
+        VolumeInfo vm = backend.statVolume(sr, "vm");
+        assertThat(vm.path()).endsWith("vm.raw");
+        assertThat(vm.provisioning()).isEqualTo(Provisioning.PREALLOCATED);
+        assertThat(vm.readOnly()).isFalse();
+        assertThat(contentOf("vm", 16 * BLOCK)).isEqualTo(model);
+        assertThat(fileNames(Path.of(sr.location())))
+                .filteredOn(file -> file.endsWith(".qcow2") || file.endsWith(".raw"))
+                .containsExactly("vm.raw");
+        assertThat(model).isNotEqualTo(atSnapshot);
+    }
+
+    @Test
+    void attachedVolumeIsMergedOnlyAfterItsDetach() throws Exception {
+        backend.createVolume(sr, "vm", 16 * BLOCK, Provisioning.THIN, Optional.empty(), Progress.NONE);
+        byte[] model = new byte[16 * BLOCK];
+        Random random = new Random(14);
+        Attachment attachment = backend.attach(sr, "vm", Optional.empty(), false);
+        try (BlockSink writer = Attachments.openSink(attachment)) {
+            writeBlocks(writer, model, random, 16 * BLOCK, 4);
+            backend.snapshot(sr, "vm", "snap");
+            writeBlocks(writer, model, random, 16 * BLOCK, 4);
+            backend.destroyVolume(sr, "snap");
+            assertThat(backingChainLength("vm")).as("not merged while attached").isEqualTo(2);
+            writeBlocks(writer, model, random, 16 * BLOCK, 4);
+            try (BlockSource reader = Attachments.openSource(attachment)) {
+                ByteBuffer read = ByteBuffer.allocate(16 * BLOCK);
+                reader.readFully(0, read);
+                assertThat(read.array()).as("read through the export").isEqualTo(model);
+            }
+        }
+        assertThat(backend.attachment(sr, "vm")).contains(attachment);
+        backend.detach(sr, "vm");
+        assertThat(backingChainLength("vm")).as("merged at detach").isEqualTo(1);
+        assertThat(hiddenBases()).isEmpty();
+        assertThat(contentOf("vm", 16 * BLOCK)).isEqualTo(model);
+    }
+
+    /** Writes {@code count} random 64 KiB blocks into a detached volume with {@code qemu-io}. */
+    private void writeOffline(String name, byte[] model, Random random, int count) throws Exception {
+        Tools.require("qemu-io", "qemu-utils");
+        VolumeInfo info = backend.statVolume(sr, name);
+        for (int i = 0; i < count; i++) {
+            int block = random.nextInt(model.length / BLOCK);
+            int pattern = 1 + random.nextInt(255);
+            run(List.of(
+                    "qemu-io",
+                    "-f",
+                    info.path().endsWith(".raw") ? "raw" : "qcow2",
+                    "-c",
+                    "write -q -P " + pattern + " " + (long) block * BLOCK + " " + BLOCK,
+                    info.path()));
+            java.util.Arrays.fill(model, block * BLOCK, (block + 1) * BLOCK, (byte) pattern);
+        }
+    }
+
+    private List<String> hiddenBases() throws IOException {
+        return fileNames(Path.of(sr.location())).stream()
+                .filter(file -> file.startsWith(".base-"))
+                .toList();
+    }
+
     private static List<String> fileNames(Path directory) throws IOException {
         try (Stream<Path> entries = Files.list(directory)) {
             return entries.map(file -> file.getFileName().toString()).sorted().toList();
