@@ -10,7 +10,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,15 +30,11 @@ import org.thinsr.allocmap.BlockSource;
 import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ThinsrException;
 import org.thinsr.lifecycle.Attachment;
-import org.thinsr.lifecycle.CommandRunner;
-import org.thinsr.lifecycle.FileBackend;
 import org.thinsr.lifecycle.Lifecycle;
 import org.thinsr.lifecycle.Progress;
 import org.thinsr.lifecycle.Provisioning;
 import org.thinsr.lifecycle.QemuMonitor;
 import org.thinsr.lifecycle.SrRef;
-import org.thinsr.lifecycle.ThinsrHome;
-import org.thinsr.lifecycle.UriSchemes;
 import org.thinsr.lifecycle.VdiView;
 import org.thinsr.qmpclient.NbdBlockSink;
 import org.thinsr.qmpclient.NbdBlockSource;
@@ -68,14 +63,7 @@ class LiveMirrorIT {
         MigrationTesting.require("qemu-img", "qemu-utils");
         MigrationTesting.require("qemu-nbd", "qemu-utils");
         MigrationTesting.require("qemu-storage-daemon", "qemu-system-common");
-        FileBackend backend = new FileBackend(CommandRunner.PROCESSES, dir.resolve("run"));
-        lifecycle = new Lifecycle(
-                kind -> backend,
-                UriSchemes.standard(List.of(), Map.of(), Optional.empty()),
-                new ThinsrHome(dir.resolve("home")),
-                CommandRunner.PROCESSES,
-                Duration.ofSeconds(60),
-                Clock.systemUTC());
+        lifecycle = MigrationTesting.fileLifecycle(dir);
         sr = Optional.of(SrRef.file(dir.resolve("sr")));
         lifecycle.srCreate(sr.get(), Optional.empty(), "one", "");
     }

@@ -7,8 +7,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -30,14 +28,10 @@ import org.thinsr.httpexport.ServerConfig;
 import org.thinsr.httpexport.StandardFormats;
 import org.thinsr.httpexport.ThinsrServer;
 import org.thinsr.lifecycle.Attachments;
-import org.thinsr.lifecycle.CommandRunner;
-import org.thinsr.lifecycle.FileBackend;
 import org.thinsr.lifecycle.Lifecycle;
 import org.thinsr.lifecycle.Progress;
 import org.thinsr.lifecycle.Provisioning;
 import org.thinsr.lifecycle.SrRef;
-import org.thinsr.lifecycle.ThinsrHome;
-import org.thinsr.lifecycle.UriSchemes;
 import org.thinsr.lifecycle.VdiView;
 
 /**
@@ -61,14 +55,7 @@ class MigrationIT {
     void start() {
         MigrationTesting.require("qemu-img", "qemu-utils");
         MigrationTesting.require("qemu-storage-daemon", "qemu-system-common");
-        FileBackend backend = new FileBackend(CommandRunner.PROCESSES, dir.resolve("run"));
-        lifecycle = new Lifecycle(
-                kind -> backend,
-                UriSchemes.standard(List.of(), Map.of(), Optional.empty()),
-                new ThinsrHome(dir.resolve("home")),
-                CommandRunner.PROCESSES,
-                Duration.ofSeconds(60),
-                Clock.systemUTC());
+        lifecycle = MigrationTesting.fileLifecycle(dir);
         source = Optional.of(SrRef.file(dir.resolve("sr1")));
         target = Optional.of(SrRef.file(dir.resolve("sr2")));
         lifecycle.srCreate(source.get(), Optional.empty(), "one", "");

@@ -3,6 +3,16 @@ package org.thinsr.migrate;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.thinsr.lifecycle.CommandRunner;
+import org.thinsr.lifecycle.FileBackend;
+import org.thinsr.lifecycle.Lifecycle;
+import org.thinsr.lifecycle.ThinsrHome;
+import org.thinsr.lifecycle.UriSchemes;
 
 /** What the migrate module's integration tests share: quiet listeners, options, tool checks. */
 final class MigrationTesting {
@@ -16,6 +26,18 @@ final class MigrationTesting {
     };
 
     private MigrationTesting() {}
+
+    /** A lifecycle of file SRs only, with its run directory and home under {@code dir}. */
+    static Lifecycle fileLifecycle(Path dir) {
+        FileBackend backend = new FileBackend(CommandRunner.PROCESSES, dir.resolve("run"));
+        return new Lifecycle(
+                kind -> backend,
+                UriSchemes.standard(List.of(), Map.of(), Optional.empty()),
+                new ThinsrHome(dir.resolve("home")),
+                CommandRunner.PROCESSES,
+                Duration.ofSeconds(60),
+                Clock.systemUTC());
+    }
 
     /**
      * Two workers of 1 MiB chunks, unlimited bandwidth, a 1-byte delta threshold, verification over 1
