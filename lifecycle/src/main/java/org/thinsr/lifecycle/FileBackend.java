@@ -26,8 +26,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.thinsr.allocmap.AllocationMap;
+import org.thinsr.allocmap.CorruptInputException;
 import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ExtentSet;
 import org.thinsr.allocmap.QemuImgMapParser;
@@ -455,9 +456,7 @@ public final class FileBackend implements StorageBackend {
                         bases.add(entry);
                     }
                     if (file.endsWith(QCOW2) && !file.startsWith(TEMP_PREFIX)) {
-                        String backing = imageInfo(entry, "qcow2")
-                                .path("backing-filename")
-                                .asText("");
+                        String backing = backingFile(entry);
                         referenced.add(backing);
                     }
                 }
@@ -504,9 +503,7 @@ public final class FileBackend implements StorageBackend {
             for (Path entry : entries) {
                 String file = entry.getFileName().toString();
                 if (file.endsWith(QCOW2) && Files.isRegularFile(entry)) {
-                    backing.put(
-                            file,
-                            imageInfo(entry, "qcow2").path("backing-filename").asText(""));
+                    backing.put(file, backingFile(entry));
                 }
             }
         } catch (IOException e) {
@@ -659,7 +656,7 @@ public final class FileBackend implements StorageBackend {
         }
         String format = formatOf(source);
         boolean sourceReadOnly = isReadOnly(source);
-        long size = imageInfo(source, format).path("virtual-size").asLong();
+        long size = virtualSize(source);
         String baseFile = BASE_PREFIX + UUID.randomUUID() + (format.equals("raw") ? RAW : QCOW2);
         Path base = directory.resolve(baseFile);
         Path newSource = directory.resolve(TEMP_PREFIX + UUID.randomUUID() + QCOW2);
@@ -936,7 +933,7 @@ public final class FileBackend implements StorageBackend {
         Path file = volume(directory, volumeName);
         long size = roundUp(newVirtualSizeBytes);
         String format = formatOf(file);
-        long current = imageInfo(file, format).path("virtual-size").asLong();
+        long current = virtualSize(file);
         if (size < current) {
             throw new ThinsrException(
                     ErrorCode.VDI_SHRINK_REFUSED,
@@ -1057,7 +1054,7 @@ public final class FileBackend implements StorageBackend {
                 return Optional.empty();
             }
             return ProcessHandle.of(Long.parseLong(text))
-                    .filter(ProcessHandle::isAlive)
+                    .filter(FileBackend::running)
                     .filter(process -> process.info()
                             .command()
                             .map(c -> c.endsWith("qemu-storage-daemon"))
@@ -1112,10 +1109,7 @@ public final class FileBackend implements StorageBackend {
         Optional<Path> file = findVolume(directory, volumeName);
         if (file.isPresent()
                 && formatOf(file.get()).equals("qcow2")
-                && imageInfo(file.get(), "qcow2")
-                        .path("backing-filename")
-                        .asText("")
-                        .startsWith(BASE_PREFIX)) {
+                && backingFile(file.get()).startsWith(BASE_PREFIX)) {
             coalesceBases(sr, directory);
         }
     }
@@ -1126,22 +1120,11 @@ public final class FileBackend implements StorageBackend {
         if (daemon.isPresent()) {
             ProcessHandle process = daemon.get();
             process.destroy();
-            try {
-                process.onExit().get(10, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.TimeoutException e) {
+            if (!awaitExit(process, Duration.ofSeconds(10), volumeName)) {
                 process.destroyForcibly();
-                try {
-                    process.onExit().get(10, TimeUnit.SECONDS);
-                } catch (Exception ignored) {
-                    // reported below if it still runs
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new ThinsrException(ErrorCode.CANCELLED, "interrupted while detaching " + volumeName, e);
-            } catch (java.util.concurrent.ExecutionException e) {
-                throw new ThinsrException(ErrorCode.INTERNAL_ERROR, "cannot wait for the export of " + volumeName, e);
+                awaitExit(process, Duration.ofSeconds(10), volumeName);
             }
-            if (process.isAlive()) {
+            if (running(process)) {
                 throw new ThinsrException(
                         ErrorCode.TOOL_FAILED,
                         "qemu-storage-daemon " + process.pid() + " exporting " + volumeName + " does not stop",
@@ -1153,7 +1136,87 @@ public final class FileBackend implements StorageBackend {
         }
     }
 
+    /**
+     * Whether {@code process} still runs. A daemon that exited stays a zombie until init reaps it
+     * (some inits do so only every second or two); once its leader is a zombie and no other thread
+     * of it is left (the last one out closes the files, locks and socket), it counts as gone. A
+     * zombie leader whose other threads still finish I/O still runs.
+     */
+    static boolean running(ProcessHandle process) {
+        if (Boolean.getBoolean("x.alive")) {
+            return process.isAlive();
+        }
+        if (!process.isAlive()) {
+            return false;
+        }
+        Path proc = Path.of("/proc", Long.toString(process.pid()));
+        try {
+            String stat = Files.readString(proc.resolve("stat"));
+            int afterName = stat.lastIndexOf(')');
+            String state = afterName < 0 ? "" : stat.substring(afterName + 1).strip();
+            if (!state.startsWith("Z") && !state.startsWith("X")) {
+                return true;
+            }
+            try (Stream<Path> tasks = Files.list(proc.resolve("task"))) {
+                return tasks.count() > 1;
+            }
+        } catch (NoSuchFileException e) {
+            return false; // reaped while we looked
+        } catch (IOException e) {
+            return process.isAlive(); // no /proc: trust the handle
+        }
+    }
+
+    /**
+     * Waits until {@code process} (a daemon, not our child) has exited. Polled every few
+     * milliseconds: {@code ProcessHandle.onExit()} of a non-child backs off to a second or more.
+     */
+    private static boolean awaitExit(ProcessHandle process, Duration timeout, String volumeName) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long pauseMillis = 1;
+        while (running(process)) {
+            if (System.nanoTime() - deadline > 0) {
+                return false;
+            }
+            try {
+                Thread.sleep(pauseMillis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ThinsrException(ErrorCode.CANCELLED, "interrupted while detaching " + volumeName, e);
+            }
+            pauseMillis = Math.min(20, pauseMillis * 2);
+        }
+        return true;
+    }
+
     // ---- maps and figures ----
+
+    /** The virtual size: a raw file's length, or the size in a qcow2 file's header. */
+    private static long virtualSize(Path file) {
+        if (formatOf(file).equals("raw")) {
+            try {
+                return Files.size(file);
+            } catch (IOException e) {
+                throw ioError("cannot read the size of " + file, e);
+            }
+        }
+        return qcow2Header(file).virtualSize();
+    }
+
+    /** The backing file name stored in a qcow2 file (empty for none), as {@code qemu-img info} prints it. */
+    private static String backingFile(Path file) {
+        return qcow2Header(file).backingFile();
+    }
+
+    private static Qcow2Header qcow2Header(Path file) {
+        try {
+            return Qcow2Header.read(file);
+        } catch (CorruptInputException e) {
+            throw new ThinsrException(ErrorCode.CORRUPT_IMAGE, e.getMessage(), e);
+        } catch (IOException e) {
+            throw ioError("cannot read the qcow2 header of " + file, e);
+        }
+    }
 
     private JsonNode imageInfo(Path file, String format) {
         String json = runner.check(
@@ -1183,7 +1246,7 @@ public final class FileBackend implements StorageBackend {
     @Override
     public AllocationMap allocationMap(SrInfo sr, String volumeName) {
         Path file = volume(directory(sr), volumeName);
-        long size = imageInfo(file, formatOf(file)).path("virtual-size").asLong();
+        long size = virtualSize(file);
         String json = runner.check(
                 List.of("qemu-img", "map", "-U", "--output=json", "-f", formatOf(file), file.toString()), TOOL_TIMEOUT);
         try {
@@ -1205,7 +1268,7 @@ public final class FileBackend implements StorageBackend {
             if (formatOf(layer).equals("raw")) {
                 break;
             }
-            String backing = imageInfo(layer, "qcow2").path("backing-filename").asText("");
+            String backing = backingFile(layer);
             layer = backing.startsWith(BASE_PREFIX) && backing.indexOf('/') < 0 ? directory.resolve(backing) : null;
         }
         return chain;
@@ -1245,8 +1308,8 @@ public final class FileBackend implements StorageBackend {
         Path directory = directory(sr);
         Path top = volume(directory, volumeName);
         Path base = volume(directory, baseVolumeName);
-        long topSize = imageInfo(top, formatOf(top)).path("virtual-size").asLong();
-        long baseSize = imageInfo(base, formatOf(base)).path("virtual-size").asLong();
+        long topSize = virtualSize(top);
+        long baseSize = virtualSize(base);
         List<Path> topChain = chain(directory, top);
         List<Path> baseChain = chain(directory, base);
         int topCommon = -1;
@@ -1285,10 +1348,7 @@ public final class FileBackend implements StorageBackend {
             List<Path> chain = chain(directory, file);
             Path last = chain.getLast();
             if (formatOf(last).equals("qcow2")) {
-                hasOrigin = !imageInfo(last, "qcow2")
-                        .path("backing-filename")
-                        .asText("")
-                        .isEmpty();
+                hasOrigin = !backingFile(last).isEmpty();
             }
         }
         return new VolumeInfo(

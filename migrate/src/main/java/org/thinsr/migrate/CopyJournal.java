@@ -87,11 +87,28 @@ public final class CopyJournal implements AutoCloseable {
     }
 
     /** Records {@code [start, end)} as durable on the destination; forced before returning. */
-    public synchronized void record(long start, long end) throws IOException {
-        ByteBuffer record = ByteBuffer.allocate(RECORD_BYTES);
-        record.putLong(start).putLong(end).putInt(crc(start, end)).putInt(0).flip();
-        while (record.hasRemaining()) {
-            channel.write(record, channel.size());
+    public void record(long start, long end) throws IOException {
+        record(ExtentSet.of(start, end));
+    }
+
+    /**
+     * Records every extent of {@code durable} as durable on the destination, in one append and one
+     * force (a batch torn by a crash loses only its tail, which is redone).
+     */
+    public synchronized void record(ExtentSet durable) throws IOException {
+        if (durable.isEmpty()) {
+            return;
+        }
+        ByteBuffer records = ByteBuffer.allocate(durable.size() * RECORD_BYTES);
+        for (int i = 0; i < durable.size(); i++) {
+            long start = durable.start(i);
+            long end = durable.end(i);
+            records.putLong(start).putLong(end).putInt(crc(start, end)).putInt(0);
+        }
+        records.flip();
+        long position = channel.size();
+        while (records.hasRemaining()) {
+            position += channel.write(records, position);
         }
         channel.force(false);
     }

@@ -170,7 +170,8 @@ public final class SparseCopier {
             throws IOException, InterruptedException {
         try (BlockSource source = sources.open();
                 BlockSink sink = sinks.open()) {
-            ByteBuffer buffer = ByteBuffer.allocate(options.chunkBytes());
+            ByteBuffer buffer = ByteBuffer.allocateDirect(
+                    options.chunkBytes()); // no copy through a temporary direct buffer on socket I/O
             ExtentSet.Builder unflushed = ExtentSet.builder();
             long unflushedBytes = 0;
             long lastJournalNanos = System.nanoTime();
@@ -211,20 +212,14 @@ public final class SparseCopier {
             }
             sink.flush();
             if (journal.isPresent()) {
-                record(journal.get(), unflushed.build());
+                journal.get().record(unflushed.build());
             }
         }
     }
 
     private static void flushAndRecord(BlockSink sink, CopyJournal journal, ExtentSet done) throws IOException {
         sink.flush();
-        record(journal, done);
-    }
-
-    private static void record(CopyJournal journal, ExtentSet done) throws IOException {
-        for (int i = 0; i < done.size(); i++) {
-            journal.record(done.start(i), done.end(i));
-        }
+        journal.record(done);
     }
 
     /** The plan cut into chunks, handed out in ascending order to whichever worker asks. */

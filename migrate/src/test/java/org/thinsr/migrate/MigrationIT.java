@@ -225,8 +225,9 @@ class MigrationIT {
     @Test
     void migrationToAServerKilledMidCopyResumesWithoutResendingAndFailureLeavesNothing() throws Exception {
         VdiView vdi = sourceVdi();
+        LifecycleDiskStore killedStore = store();
         server = ThinsrServer.start(
-                ServerConfig.defaults().withListen("127.0.0.1", 0), store(), StandardFormats.all(), line -> {});
+                ServerConfig.defaults().withListen("127.0.0.1", 0), killedStore, StandardFormats.all(), line -> {});
         int port = server.port();
         HttpDiskClient client = new HttpDiskClient(server.uri(), Optional.empty());
         Migration.Listener killer = new Migration.Listener() {
@@ -238,6 +239,7 @@ class MigrationIT {
                 if (sentBytes * 2 >= totalData && server != null) {
                     try {
                         server.close();
+                        killedStore.close(); // what ends with the process: its attachments
                     } catch (IOException e) {
                         throw new java.io.UncheckedIOException(e);
                     }

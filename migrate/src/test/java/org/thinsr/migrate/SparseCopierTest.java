@@ -163,6 +163,30 @@ class SparseCopierTest {
     }
 
     @Test
+    void aBatchIsOneAppendAndATornBatchKeepsItsWholeRecords() throws Exception {
+        Path file = dir.resolve("batch");
+        ExtentSet batch = ExtentSet.builder().add(0, 10).add(20, 30).add(40, 50).build();
+        try (CopyJournal journal = CopyJournal.open(file, "copy")) {
+            journal.record(batch);
+            journal.record(ExtentSet.empty());
+        }
+        byte[] bytes = Files.readAllBytes(file);
+        int header = bytes.length - 3 * CopyJournal.RECORD_BYTES;
+        try (CopyJournal journal = CopyJournal.open(file, "copy")) {
+            assertThat(journal.doneAtOpen()).isEqualTo(batch);
+        }
+        Files.write(file, java.util.Arrays.copyOf(bytes, header + 2 * CopyJournal.RECORD_BYTES + 7));
+        try (CopyJournal journal = CopyJournal.open(file, "copy")) {
+            assertThat(journal.doneAtOpen())
+                    .isEqualTo(ExtentSet.builder().add(0, 10).add(20, 30).build());
+            journal.record(ExtentSet.of(40, 50));
+        }
+        try (CopyJournal journal = CopyJournal.open(file, "copy")) {
+            assertThat(journal.doneAtOpen()).isEqualTo(batch);
+        }
+    }
+
+    @Test
     void bandwidthParsesUnits() {
         assertThat(BandwidthLimiter.parse("100M")).isNotNull();
         assertThatThrownBy(() -> BandwidthLimiter.parse("fast")).hasMessageContaining("expected bytes per second");

@@ -1,0 +1,90 @@
+package org.thinsr.lifecycle;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import org.thinsr.allocmap.CorruptInputException;
+
+/**
+ * The two fields of a qcow2 header the file backend asks for most: the virtual size and the backing
+ * file name as stored (what {@code qemu-img info} prints as {@code virtual-size} and {@code
+ * backing-filename}), read from the first cluster instead of running {@code qemu-img} once per file
+ * and question. qemu's {@code docs/interop/qcow2.txt}: magic {@code QFI\xfb}, version 2 or 3,
+ * {@code backing_file_offset} (u64 BE at 8), {@code backing_file_size} (u32 BE at 16, at most 1023),
+ * {@code cluster_bits} (u32 at 20, 9 to 21), {@code size} (u64 at 24); the name lies inside the
+ * first cluster. Everything is checked before use.
+ *
+ * @param virtualSize the disk's size in bytes
+ * @param backingFile the backing file name as stored, or empty
+ */
+record Qcow2Header(long virtualSize, String backingFile) {
+    static final int MAGIC = 0x514649fb;
+    static final int MAX_BACKING_NAME = 1023;
+    private static final int HEADER_BYTES = 32;
+
+    /** Reads the header of {@code file}; a file that is not qcow2 v2/v3 fails with the field named. */
+    static Qcow2Header read(Path file) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            String where = file.toString();
+            ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
+            readFully(channel, header, 0, where);
+            int magic = header.getInt(0);
+            if (magic != MAGIC) {
+                throw CorruptInputException.of(where, "qcow2 magic", hex(magic), hex(MAGIC));
+            }
+            int version = header.getInt(4);
+            if (version != 2 && version != 3) {
+                throw CorruptInputException.of(where, "qcow2 version", version, "2 or 3");
+            }
+            long nameOffset = header.getLong(8);
+            int nameLength = header.getInt(16);
+            int clusterBits = header.getInt(20);
+            long size = header.getLong(24);
+            if (clusterBits < 9 || clusterBits > 21) {
+                throw CorruptInputException.of(where, "qcow2 cluster_bits", clusterBits, "9 to 21");
+            }
+            if (size < 0) {
+                throw CorruptInputException.of(where, "qcow2 size", Long.toUnsignedString(size), "below 2^63");
+            }
+            if (nameOffset == 0) {
+                return new Qcow2Header(size, "");
+            }
+            if (nameLength < 0 || nameLength > MAX_BACKING_NAME) {
+                throw CorruptInputException.of(
+                        where, "qcow2 backing_file_size", Integer.toUnsignedString(nameLength), "0 to 1023");
+            }
+            long cluster = 1L << clusterBits;
+            if (nameOffset < HEADER_BYTES || nameOffset > cluster - nameLength) {
+                throw CorruptInputException.of(
+                        where,
+                        "qcow2 backing_file_offset",
+                        Long.toUnsignedString(nameOffset),
+                        "inside the first cluster (" + HEADER_BYTES + " to " + (cluster - nameLength) + ")");
+            }
+            ByteBuffer name = ByteBuffer.allocate(nameLength);
+            readFully(channel, name, nameOffset, where);
+            return new Qcow2Header(size, new String(name.array(), StandardCharsets.UTF_8));
+        }
+    }
+
+    private static void readFully(FileChannel channel, ByteBuffer buffer, long position, String where)
+            throws IOException {
+        while (buffer.hasRemaining()) {
+            int read = channel.read(buffer, position + buffer.position());
+            if (read < 0) {
+                throw CorruptInputException.of(
+                        where,
+                        "qcow2 header",
+                        "end of file at " + (position + buffer.position()),
+                        (position + buffer.limit()) + " bytes");
+            }
+        }
+    }
+
+    private static String hex(int value) {
+        return String.format("0x%08x", value);
+    }
+}

@@ -1,0 +1,99 @@
+package org.thinsr.lifecycle;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.thinsr.allocmap.CorruptInputException;
+
+/** {@link Qcow2Header} against what {@code qemu-img info} prints for the same files, and damaged headers. */
+class Qcow2HeaderIT {
+    @TempDir
+    Path dir;
+
+    private JsonNode qemuImgInfo(Path file) throws IOException {
+        String json = CommandRunner.PROCESSES.check(
+                List.of("qemu-img", "info", "-U", "--output=json", "-f", "qcow2", file.toString()),
+                Duration.ofSeconds(30));
+        return SrMetadataStore.JSON.readTree(json);
+    }
+
+    private Path create(String name, String... options) {
+        List<String> command = new ArrayList<>(List.of("qemu-img", "create", "-q", "-f", "qcow2"));
+        command.addAll(List.of(options));
+        command.add(dir.resolve(name).toString());
+        CommandRunner.PROCESSES.check(command, Duration.ofSeconds(30));
+        return dir.resolve(name);
+    }
+
+    @Test
+    void sizeAndBackingNameEqualQemuImgInfoForV2V3OddSizesAndBackingFiles() throws IOException {
+        Tools.require("qemu-img", "qemu-utils");
+        List<Path> files = new ArrayList<>();
+        files.add(create("plain.qcow2", "-o", "size=1073741824"));
+        files.add(create("odd.qcow2", "-o", "size=1000448,cluster_size=512"));
+        files.add(create("v2.qcow2", "-o", "compat=0.10,size=5G,cluster_size=2M"));
+        files.add(create("child.qcow2", "-b", "plain.qcow2", "-F", "qcow2", "-u", "-o", "size=1073741824"));
+        files.add(create(
+                "long.qcow2",
+                "-b",
+                ".base-" + "x".repeat(200) + ".qcow2",
+                "-F",
+                "qcow2",
+                "-u",
+                "-o",
+                "size=70000000000"));
+        for (Path file : files) {
+            JsonNode info = qemuImgInfo(file);
+            Qcow2Header header = Qcow2Header.read(file);
+            assertThat(header.virtualSize())
+                    .as("virtual size of %s", file)
+                    .isEqualTo(info.path("virtual-size").asLong());
+            assertThat(header.backingFile())
+                    .as("backing name of %s", file)
+                    .isEqualTo(info.path("backing-filename").asText(""));
+        }
+    }
+
+    @Test
+    void damagedHeadersFailNamingTheField() throws IOException {
+        Tools.require("qemu-img", "qemu-utils");
+        Path good = create("good.qcow2", "-b", "base.qcow2", "-F", "qcow2", "-u", "-o", "size=1G");
+        assertBroken(good, "magic.qcow2", 0, ByteBuffer.allocate(4).putInt(0x514649fa), "qcow2 magic");
+        assertBroken(good, "version.qcow2", 4, ByteBuffer.allocate(4).putInt(4), "qcow2 version");
+        assertBroken(good, "name-size.qcow2", 16, ByteBuffer.allocate(4).putInt(0x7fff_ffff), "backing_file_size");
+        assertBroken(good, "name-offset.qcow2", 8, ByteBuffer.allocate(8).putLong(1L << 40), "backing_file_offset");
+        assertBroken(good, "cluster-bits.qcow2", 20, ByteBuffer.allocate(4).putInt(63), "cluster_bits");
+        assertBroken(good, "size.qcow2", 24, ByteBuffer.allocate(8).putLong(-1), "qcow2 size");
+        Path truncated = dir.resolve("truncated.qcow2");
+        Files.write(truncated, java.util.Arrays.copyOf(Files.readAllBytes(good), 20));
+        assertThatThrownBy(() -> Qcow2Header.read(truncated))
+                .isInstanceOf(CorruptInputException.class)
+                .hasMessageContaining("end of file at 20");
+    }
+
+    private void assertBroken(Path good, String name, long offset, ByteBuffer bytes, String field) throws IOException {
+        Path broken = dir.resolve(name);
+        Files.copy(good, broken);
+        try (FileChannel channel = FileChannel.open(broken, StandardOpenOption.WRITE)) {
+            channel.write(bytes.flip(), offset);
+        }
+        assertThatThrownBy(() -> Qcow2Header.read(broken))
+                .as(name)
+                .isInstanceOf(CorruptInputException.class)
+                .hasMessageContaining(broken.toString())
+                .hasMessageContaining(field)
+                .hasMessageContaining("expected");
+    }
+}
