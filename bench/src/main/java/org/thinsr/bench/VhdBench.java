@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import org.thinsr.allocmap.AllocationMap;
+import org.thinsr.vhdstream.EarlyWriteback;
 import org.thinsr.vhdstream.RawFileSink;
 import org.thinsr.vhdstream.RawFileSource;
 import org.thinsr.vhdstream.VhdLayout;
@@ -46,8 +47,10 @@ public final class VhdBench {
                     VhdLayout layout = VhdLayout.plan(
                             map, VhdOptions.dynamic(Instant.now()).withSkipZeroBlocks(zeroScan), source);
                     long planned = System.nanoTime();
-                    new VhdWriter(layout, source).write(out);
-                    out.force(false);
+                    try (EarlyWriteback _ = EarlyWriteback.start(Path.of(args[2]))) {
+                        new VhdWriter(layout, source).write(out);
+                        out.force(false);
+                    }
                     long written = System.nanoTime();
                     System.out.printf(
                             "export map %d ms, plan %d ms, write %d ms, %d blocks, %d bytes%n",

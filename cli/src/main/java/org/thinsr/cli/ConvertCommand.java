@@ -30,6 +30,7 @@ import org.thinsr.allocmap.ThinsrException;
 import org.thinsr.vhdstream.ChunkedDecoder;
 import org.thinsr.vhdstream.ChunkedEncoder;
 import org.thinsr.vhdstream.Compression;
+import org.thinsr.vhdstream.EarlyWriteback;
 import org.thinsr.vhdstream.RawDelta;
 import org.thinsr.vhdstream.RawFileSink;
 import org.thinsr.vhdstream.RawFileSource;
@@ -526,7 +527,8 @@ final class ConvertCommand implements Callable<Integer> {
             }
             Path target = Path.of(output);
             Path temporary = outputTemporary(target);
-            try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
+            try (EarlyWriteback _ = EarlyWriteback.start(temporary);
+                    FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
                 writer.write(channel);
                 channel.force(false); // on disk before the rename makes it visible
             }

@@ -13,6 +13,9 @@ import org.thinsr.allocmap.BlockSink;
  * ranges stay holes) or a block device. {@link #writeZeroes} punches holes with {@code
  * fallocate(PUNCH_HOLE | KEEP_SIZE)} and writes zeros where that is unsupported.
  *
+ * <p>While it is open, the disk writes what was written so far ({@link EarlyWriteback}), so {@link
+ * #flush()} at the end waits for the tail only.
+ *
  * <p>Thread-safe for writes to disjoint ranges (positional writes). The caller closes the sink; a
  * sink closed without {@link #flush()} makes no durability promise.
  */
@@ -23,6 +26,7 @@ public final class RawFileSink implements BlockSink {
     private final RandomAccessFile file;
     private final FileChannel channel;
     private final boolean regularFile;
+    private final EarlyWriteback writeback;
     private volatile long size;
 
     private RawFileSink(Path path, RandomAccessFile file, long size, boolean regularFile) {
@@ -31,6 +35,7 @@ public final class RawFileSink implements BlockSink {
         this.channel = file.getChannel();
         this.size = size;
         this.regularFile = regularFile;
+        this.writeback = EarlyWriteback.start(path);
     }
 
     /**
@@ -150,6 +155,7 @@ public final class RawFileSink implements BlockSink {
 
     @Override
     public void close() throws IOException {
+        writeback.close();
         file.close();
     }
 

@@ -95,7 +95,8 @@ public final class RawWriter {
      * extra read: the check runs over the buffer just read.
      */
     public void writeToFile(Path file, boolean skipZeroBlocks) throws IOException {
-        try (RandomAccessFile output = new RandomAccessFile(file.toFile(), "rw")) {
+        try (RandomAccessFile output = new RandomAccessFile(file.toFile(), "rw");
+                EarlyWriteback _ = EarlyWriteback.start(file)) {
             output.setLength(0);
             FileChannel channel = output.getChannel();
             ByteBuffer buffer = ByteBuffer.allocateDirect((int) Math.min(BUFFER_SIZE, Math.max(1, length())));
