@@ -1,15 +1,15 @@
-# Sourced by scripts/bench-http and scripts/bench-migrate: the JDK, the thinsr jar, and a source
+# Sourced by scripts/bench-http and scripts/bench-migrate: the JDK, bin/thinsr, and a source
 # image of 32 GiB virtual size with 2 GiB of random data in 1024 scattered 2 MiB extents.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/java-env.sh
 source "$root/scripts/java-env.sh"
 thinsr_find_jdk
-jar=$root/cli/target/thinsr.jar
-[ -f "$jar" ] || (cd "$root" && ./mvnw -q -pl cli -am package -DskipTests -Dspotless.check.skip=true)
 for tool in qemu-img:qemu-utils qemu-nbd:qemu-utils nbdcopy:libnbd-bin curl:curl; do
   command -v "${tool%%:*}" >/dev/null || { echo "${tool%%:*} missing: apt-get install ${tool#*:}" >&2; exit 1; }
 done
-thinsr() { java -jar "$jar" "$@"; }
+# bin/thinsr as users run it: builds the jar when stale, starts with the AppCDS archive
+thinsr() { "$root/bin/thinsr" "$@"; }
+thinsr --version >/dev/null
 export THINSR_HOME_UNUSED=1
 
 make_source() { # make_source FILE: 32 GiB sparse raw, 2 GiB of data in 1024 x 2 MiB extents
@@ -33,7 +33,8 @@ mibps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n / 1048576 / s }'; } 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # start_serve SR LOG: starts `thinsr serve` on a free loopback port; sets $server (pid) and $base (URL)
 start_serve() {
-  thinsr serve --sr "$1" --listen 127.0.0.1:0 >"$2.out" 2>"$2" &
+  # the binary itself, not the shell function: $! must be the server (bin/thinsr execs java)
+  "$root/bin/thinsr" serve --sr "$1" --listen 127.0.0.1:0 >"$2.out" 2>"$2" &
   server=$!
   for _ in $(seq 1 200); do
     base=$(grep -o 'http://127.0.0.1:[0-9]*/' "$2.out" | head -1 || true)

@@ -40,7 +40,10 @@ import org.thinsr.vhdstream.TarChecksum;
 import org.thinsr.vhdstream.TarPlan;
 import org.thinsr.vhdstream.TarReader;
 import org.thinsr.vhdstream.TarWriter;
+import org.thinsr.vhdstream.VhdChain;
+import org.thinsr.vhdstream.VhdDiskType;
 import org.thinsr.vhdstream.VhdFooter;
+import org.thinsr.vhdstream.VhdInfo;
 import org.thinsr.vhdstream.VhdLayout;
 import org.thinsr.vhdstream.VhdOptions;
 import org.thinsr.vhdstream.VhdParent;
@@ -416,7 +419,8 @@ final class ConvertCommand implements Callable<Integer> {
 
     /**
      * VHD: imported by {@link VhdReader} into a sparse temporary raw file (a stream is first copied
-     * to a temporary file, since the footer sits at its end).
+     * to a temporary file, since the footer sits at its end). A differencing VHD file is read with
+     * its ancestors ({@link VhdChain}); one from a stream has no path to find them by and is refused.
      */
     private Disk openVhd(InputStream in, Path path, Path workDir) throws IOException {
         Path vhd = path;
@@ -425,11 +429,18 @@ final class ConvertCommand implements Callable<Integer> {
             try (OutputStream out = Files.newOutputStream(vhd)) {
                 in.transferTo(out);
             }
+            try (FileChannel channel = FileChannel.open(vhd, StandardOpenOption.READ)) {
+                if (VhdInfo.read(channel).footer().diskType().orElse(null) == VhdDiskType.DIFFERENCING) {
+                    throw new ThinsrException(
+                            ErrorCode.INVALID_ARGUMENT,
+                            "a differencing VHD read from a pipe or a compressed file cannot reach its parent:"
+                                    + " give the uncompressed file's path");
+                }
+            }
         }
         Path raw = spoolFile(workDir);
-        try (FileChannel channel = FileChannel.open(vhd, StandardOpenOption.READ);
-                RawFileSink sink = RawFileSink.createGrowable(raw, MAX_STREAM_DISK)) {
-            VhdReader.Result result = VhdReader.readFile(channel, sink, true);
+        try (RawFileSink sink = RawFileSink.createGrowable(raw, MAX_STREAM_DISK)) {
+            VhdReader.Result result = VhdChain.readFile(vhd, sink, true);
             sink.resize(result.virtualSize());
         }
         return openUnpacked(raw);

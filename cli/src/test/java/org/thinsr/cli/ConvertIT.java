@@ -87,6 +87,15 @@ class ConvertIT {
         assertThat(result.status()).as("thinsr %s: %s", full, result.err()).isZero();
     }
 
+    /** Runs a convert that must fail; returns its error output. */
+    private static String convertFails(String... args) {
+        List<String> full = new ArrayList<>(List.of("convert"));
+        full.addAll(List.of(args));
+        MainTest.Result result = MainTest.run(full.toArray(String[]::new));
+        assertThat(result.status()).as("thinsr %s should fail", full).isNotZero();
+        return result.err();
+    }
+
     @Test
     void qcow2ToRawTarAndChunkedAndBackCompareEqualWithQemuImg() throws Exception {
         Path image = qcow2();
@@ -170,20 +179,62 @@ class ConvertIT {
         // one 2 MiB block (40 MiB is block 20) plus metadata
         assertThat((long) deltaBytes.length).isLessThan(3L << 20);
 
+        // read back with its parent (qemu's vpc driver reads a differencing VHD's own blocks only, so
+        // the whole chain is read by us and compared by qemu-img with the qcow2 it came from)
         Path deltaRaw = dir.resolve("delta.raw");
-        convert("--to", "raw", delta.toString(), deltaRaw.toString()); // the delta's own blocks
-        Path now = dir.resolve("now.raw");
-        convert("--to", "raw", image.toString(), now.toString());
-        byte[] expected = new byte[2 << 20];
-        byte[] actual = new byte[2 << 20];
-        try (var nowFile = new java.io.RandomAccessFile(now.toFile(), "r");
-                var deltaFile = new java.io.RandomAccessFile(deltaRaw.toFile(), "r")) {
-            nowFile.seek(40L << 20);
-            nowFile.readFully(expected);
-            deltaFile.seek(40L << 20);
-            deltaFile.readFully(actual);
-        }
-        assertThat(actual).isEqualTo(expected);
+        convert("--to", "raw", delta.toString(), deltaRaw.toString());
+        run("qemu-img", "compare", "-f", "raw", "-F", "qcow2", deltaRaw.toString(), image.toString());
+    }
+
+    @Test
+    void aBaseThatIsItselfADifferencingVhdIsComparedWithItsWholeChain() throws Exception {
+        Path image = qcow2();
+        Path base = dir.resolve("base.vhd");
+        convert("--to", "vhd", image.toString(), base.toString());
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 40M 4k", image.toString());
+        Path first = dir.resolve("first.vhd");
+        convert("--to", "vhd", "--base", base.toString(), image.toString(), first.toString());
+        // zeros written where only the bottom of the chain has data (5M..8M holds 0x11 in base.vhd)
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0 6M 64k", image.toString());
+        Path second = dir.resolve("second.vhd");
+        convert("--to", "vhd", "--base", first.toString(), image.toString(), second.toString());
+        Path back = dir.resolve("second.raw");
+        convert("--to", "raw", second.toString(), back.toString());
+        run("qemu-img", "compare", "-f", "raw", "-F", "qcow2", back.toString(), image.toString());
+
+        Files.delete(base);
+        Path orphan = dir.resolve("orphan.raw");
+        String error = convertFails("--to", "raw", second.toString(), orphan.toString());
+        assertThat(error).contains("parent of differencing VHD").contains("base.vhd (absent)");
+        assertThat(orphan).doesNotExist();
+    }
+
+    @Test
+    void aChainThatLoopsOrALocatorOutOfBoundsFailsNamingIt() throws Exception {
+        Path image = qcow2();
+        Path base = dir.resolve("base.vhd");
+        convert("--to", "vhd", image.toString(), base.toString());
+        Path delta = dir.resolve("delta.vhd");
+        convert("--to", "vhd", "--base", base.toString(), image.toString(), delta.toString());
+        byte[] bytes = Files.readAllBytes(delta);
+
+        // its own unique id as the parent's, and base.vhd's name pointing at it: a loop
+        byte[] loop = bytes.clone();
+        System.arraycopy(loop, 68, loop, 512 + 40, 16);
+        Files.delete(base);
+        Files.write(base, loop);
+        String error = convertFails(
+                "--to", "raw", base.toString(), dir.resolve("loop.raw").toString());
+        assertThat(error).contains("loops");
+
+        // the first locator's length far beyond the file
+        byte[] far = bytes.clone();
+        java.nio.ByteBuffer.wrap(far).putInt(512 + 576 + 8, 1 << 30);
+        Path bad = dir.resolve("far.vhd");
+        Files.write(bad, far);
+        error = convertFails(
+                "--to", "raw", bad.toString(), dir.resolve("far.raw").toString());
+        assertThat(error).contains("parent locator W2ru").contains("length").contains("at most 4096");
     }
 
     @Test
