@@ -429,19 +429,28 @@ final class ConvertCommand implements Callable<Integer> {
             try (OutputStream out = Files.newOutputStream(vhd)) {
                 in.transferTo(out);
             }
-            try (FileChannel channel = FileChannel.open(vhd, StandardOpenOption.READ)) {
-                if (VhdInfo.read(channel).footer().diskType().orElse(null) == VhdDiskType.DIFFERENCING) {
-                    throw new ThinsrException(
-                            ErrorCode.INVALID_ARGUMENT,
-                            "a differencing VHD read from a pipe or a compressed file cannot reach its parent:"
-                                    + " give the uncompressed file's path");
-                }
-            }
+        }
+        VhdFooter footer;
+        try (FileChannel channel = FileChannel.open(vhd, StandardOpenOption.READ)) {
+            footer = VhdInfo.read(channel).footer();
+        }
+        if (path == null && footer.diskType().orElse(null) == VhdDiskType.DIFFERENCING) {
+            throw new ThinsrException(
+                    ErrorCode.INVALID_ARGUMENT,
+                    "a differencing VHD read from a pipe or a compressed file cannot reach its parent:"
+                            + " give the uncompressed file's path");
         }
         Path raw = spoolFile(workDir);
-        try (RawFileSink sink = RawFileSink.createGrowable(raw, MAX_STREAM_DISK)) {
+        // sized up front when the footer is plausible (no file growing write by write); the reader
+        // checks the footer properly and the size is set to what it reports
+        long size = footer.currentSize();
+        try (RawFileSink sink = size >= 0 && size <= MAX_STREAM_DISK
+                ? RawFileSink.create(raw, size)
+                : RawFileSink.createGrowable(raw, MAX_STREAM_DISK)) {
             VhdReader.Result result = VhdChain.readFile(vhd, sink, true);
-            sink.resize(result.virtualSize());
+            if (result.virtualSize() != sink.size()) {
+                sink.resize(result.virtualSize());
+            }
         }
         return openUnpacked(raw);
     }
