@@ -16,11 +16,14 @@ import java.util.concurrent.Executor;
  * reported durable before that. One caller thread; the delegate must accept concurrent requests.
  */
 public final class WriteBehindSink implements BlockSink {
+    private static final int MIN_BUFFER = 64 << 10;
+
     private final BlockSink delegate;
     private final int maxInFlight;
     private final Executor executor;
     private final boolean closeDelegate;
     private final List<long[]> inFlight = new ArrayList<>();
+    private final List<ByteBuffer> free = new ArrayList<>();
     private IOException failure;
 
     public WriteBehindSink(BlockSink delegate, int maxInFlight, Executor executor, boolean closeDelegate) {
@@ -45,9 +48,39 @@ public final class WriteBehindSink implements BlockSink {
 
     @Override
     public void write(long offset, ByteBuffer buffer) throws IOException {
-        ByteBuffer copy = ByteBuffer.allocate(buffer.remaining());
+        ByteBuffer copy = takeBuffer(buffer.remaining());
         copy.put(buffer).flip();
-        submit(offset, offset + copy.remaining(), () -> delegate.write(offset, copy));
+        try {
+            submit(offset, offset + copy.remaining(), () -> {
+                try {
+                    delegate.write(offset, copy);
+                } finally {
+                    returnBuffer(copy);
+                }
+            });
+        } catch (IOException | RuntimeException e) {
+            returnBuffer(copy);
+            throw e;
+        }
+    }
+
+    /**
+     * A direct buffer of at least {@code length} bytes, reused from writes that finished: no garbage
+     * per write, and no second copy into a temporary direct buffer when the delegate is a channel.
+     */
+    private synchronized ByteBuffer takeBuffer(int length) {
+        for (int i = 0; i < free.size(); i++) {
+            if (free.get(i).capacity() >= length) {
+                return free.remove(i).clear().limit(length);
+            }
+        }
+        return ByteBuffer.allocateDirect(Math.max(length, MIN_BUFFER)).limit(length);
+    }
+
+    private synchronized void returnBuffer(ByteBuffer buffer) {
+        if (free.size() <= maxInFlight) {
+            free.add(buffer);
+        }
     }
 
     @Override

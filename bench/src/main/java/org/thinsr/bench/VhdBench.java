@@ -64,11 +64,22 @@ public final class VhdBench {
             case "import" -> {
                 try (FileChannel in = FileChannel.open(Path.of(args[1]), StandardOpenOption.READ)) {
                     long size = org.thinsr.vhdstream.VhdInfo.read(in).footer().currentSize();
-                    try (RawFileSink sink = RawFileSink.create(Path.of(args[2]), size)) {
-                        VhdReader.Result result = VhdReader.readFile(in, sink, true);
+                    // as the CLI: four writes in flight
+                    java.util.concurrent.ExecutorService writers =
+                            java.util.concurrent.Executors.newFixedThreadPool(4, runnable -> {
+                                Thread thread = new Thread(runnable, "bench-write");
+                                thread.setDaemon(true);
+                                return thread;
+                            });
+                    try (RawFileSink sink = RawFileSink.create(Path.of(args[2]), size);
+                            org.thinsr.allocmap.WriteBehindSink behind =
+                                    new org.thinsr.allocmap.WriteBehindSink(sink, 4, writers, false)) {
+                        VhdReader.Result result = VhdReader.readFile(in, behind, true);
                         System.out.printf(
                                 "import %d ms, %d blocks, %d bytes written%n",
                                 (System.nanoTime() - start) / 1_000_000, result.blocks(), result.bytesWritten());
+                    } finally {
+                        writers.shutdownNow();
                     }
                 }
             }

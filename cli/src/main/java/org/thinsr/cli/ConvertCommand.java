@@ -21,12 +21,15 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.function.LongConsumer;
 import org.thinsr.allocmap.AllocationMap;
 import org.thinsr.allocmap.BlockSource;
 import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.QemuImgMapParser;
 import org.thinsr.allocmap.ThinsrException;
+import org.thinsr.allocmap.WriteBehindSink;
 import org.thinsr.vhdstream.ChunkedDecoder;
 import org.thinsr.vhdstream.ChunkedEncoder;
 import org.thinsr.vhdstream.Compression;
@@ -72,6 +75,8 @@ final class ConvertCommand implements Callable<Integer> {
     static final int SCAN_GRANULARITY = 64 << 10;
     /** The largest disk a stream of unknown size may describe (the format limit of ext4 files). */
     static final long MAX_STREAM_DISK = 16L << 40;
+
+    static final int WRITES_IN_FLIGHT = 4;
 
     enum From {
         RAW,
@@ -444,13 +449,23 @@ final class ConvertCommand implements Callable<Integer> {
         // sized up front when the footer is plausible (no file growing write by write); the reader
         // checks the footer properly and the size is set to what it reports
         long size = footer.currentSize();
+        // several writes in flight (as qemu-img keeps 8): a write that waits for page reclaim or the
+        // disk no longer holds up reading the next block
+        ExecutorService writers = Executors.newFixedThreadPool(WRITES_IN_FLIGHT, runnable -> {
+            Thread thread = new Thread(runnable, "convert-write");
+            thread.setDaemon(true);
+            return thread;
+        });
         try (RawFileSink sink = size >= 0 && size <= MAX_STREAM_DISK
-                ? RawFileSink.create(raw, size)
-                : RawFileSink.createGrowable(raw, MAX_STREAM_DISK)) {
-            VhdReader.Result result = VhdChain.readFile(vhd, sink, true);
+                        ? RawFileSink.create(raw, size)
+                        : RawFileSink.createGrowable(raw, MAX_STREAM_DISK);
+                WriteBehindSink behind = new WriteBehindSink(sink, WRITES_IN_FLIGHT, writers, false)) {
+            VhdReader.Result result = VhdChain.readFile(vhd, behind, true);
             if (result.virtualSize() != sink.size()) {
                 sink.resize(result.virtualSize());
             }
+        } finally {
+            writers.shutdownNow();
         }
         return openUnpacked(raw);
     }
