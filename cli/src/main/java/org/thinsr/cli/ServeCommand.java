@@ -4,6 +4,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ThinsrException;
 import org.thinsr.httpexport.LifecycleDiskStore;
@@ -87,6 +88,7 @@ final class ServeCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         CountDownLatch stopped = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
         try (LifecycleDiskStore store = new LifecycleDiskStore(options.lifecycle(), options.srRef());
                 ThinsrServer server = ThinsrServer.start(config, store, StandardFormats.all(), line -> {
                     synchronized (err) {
@@ -106,9 +108,20 @@ final class ServeCommand implements Callable<Integer> {
             out.println("  upload:   curl " + auth + "-T disk.raw '" + base + "vdis/disk1?format=raw'");
             out.println("  download: curl " + auth + "-o disk.vhd '" + base + "vdis/disk1?format=vhd'");
             out.flush();
-            Thread hook = new Thread(stopped::countDown);
+            // On SIGTERM the JVM halts once its hooks return: the hook waits until the server and the
+            // store are closed, so no qemu-storage-daemon is left attached behind us.
+            Thread hook = new Thread(() -> {
+                stopped.countDown();
+                try {
+                    closed.await(60, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
             Runtime.getRuntime().addShutdownHook(hook);
             stopped.await();
+        } finally {
+            closed.countDown();
         }
         return 0;
     }

@@ -87,6 +87,17 @@ class ServeMigrateIT {
     void stopServer() throws Exception {
         server.destroy();
         assertThat(server.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        // SIGTERM closes the store first: nothing that works on this test's SRs is left running
+        // (an exited daemon has no command line while it waits to be reaped)
+        List<String> leftovers = ProcessHandle.allProcesses()
+                .filter(process -> process.info()
+                        .commandLine()
+                        .map(line -> line.contains(dir.toString()))
+                        .orElse(false))
+                .map(process ->
+                        process.pid() + " " + process.info().commandLine().orElse(""))
+                .toList();
+        assertThat(leftovers).as("processes left running").isEmpty();
     }
 
     @Test

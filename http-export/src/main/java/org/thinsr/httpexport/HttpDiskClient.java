@@ -209,8 +209,14 @@ public final class HttpDiskClient {
         };
     }
 
-    /** The remote VDI written by position (PUT with Content-Range; PATCH zero and flush). */
+    /**
+     * The remote VDI written by position (PUT with Content-Range; PATCH zero and flush). To an
+     * {@code http://} server the PUTs go over a kept-alive connection of the sink's own ({@link
+     * PlainPutConnection}): one sink per thread.
+     */
     public BlockSink sink(String vdi, long virtualSize) {
+        PlainPutConnection plain =
+                "http".equalsIgnoreCase(base.getScheme()) ? new PlainPutConnection(base, token, TIMEOUT) : null;
         return new BlockSink() {
             @Override
             public long size() {
@@ -223,10 +229,16 @@ public final class HttpDiskClient {
                 if (length == 0) {
                     return;
                 }
+                String range = "bytes " + offset + "-" + (offset + length - 1) + "/*";
+                URI target = uri(vdi, "", "");
+                if (plain != null) {
+                    putPlain(plain, target, range, buffer);
+                    return;
+                }
                 byte[] bytes = new byte[length];
                 buffer.get(bytes);
-                discard(send(request(uri(vdi, "", ""))
-                        .header("Content-Range", "bytes " + offset + "-" + (offset + length - 1) + "/*")
+                discard(send(request(target)
+                        .header("Content-Range", range)
                         .PUT(HttpRequest.BodyPublishers.ofByteArray(bytes))));
             }
 
@@ -251,8 +263,36 @@ public final class HttpDiskClient {
             }
 
             @Override
-            public void close() {}
+            public void close() {
+                if (plain != null) {
+                    plain.close();
+                }
+            }
         };
+    }
+
+    /**
+     * One ranged PUT over {@code plain}; a connection the server had closed while idle is reopened
+     * once (a PUT of a range is idempotent). Errors as {@link #send}'s.
+     */
+    private void putPlain(PlainPutConnection plain, URI target, String range, ByteBuffer buffer) throws IOException {
+        int position = buffer.position();
+        PlainPutConnection.Answer answer;
+        try {
+            try {
+                answer = plain.put(target, range, buffer);
+            } catch (CorruptInputException e) {
+                throw e;
+            } catch (IOException e) {
+                buffer.position(position);
+                answer = plain.put(target, range, buffer);
+            }
+        } catch (IOException e) {
+            throw new ThinsrException(ErrorCode.PEER_ERROR, "PUT " + target + ": " + e.getMessage(), e);
+        }
+        if (answer.status() < 200 || answer.status() >= 300) {
+            throw failure("PUT", target, answer.status(), new java.io.ByteArrayInputStream(answer.body()));
+        }
     }
 
     /** Streams the VDI in {@code format} (optionally a delta against {@code base}) into {@code out}. */
@@ -324,9 +364,14 @@ public final class HttpDiskClient {
         if (status >= 200 && status < 300) {
             return response;
         }
+        throw failure(built.method(), built.uri(), status, response.body());
+    }
+
+    /** A non-2xx answer as a ThinsrException with the server's code and message (from its JSON body). */
+    private static ThinsrException failure(String method, URI uri, int status, InputStream body) {
         String code = "HTTP_" + status;
         String message = "";
-        try (InputStream in = response.body()) {
+        try (InputStream in = body) {
             byte[] bytes = in.readNBytes(64 * 1024);
             JsonNode error = JSON.readTree(bytes);
             code = error.path("code").asText(code);
@@ -335,8 +380,7 @@ public final class HttpDiskClient {
             message = "(no readable error body)";
         }
         ErrorCode errorCode = errorCode(code, status);
-        throw new ThinsrException(
-                errorCode, built.method() + " " + built.uri() + " answered " + status + " " + code + ": " + message);
+        return new ThinsrException(errorCode, method + " " + uri + " answered " + status + " " + code + ": " + message);
     }
 
     private static ErrorCode errorCode(String code, int status) {
