@@ -1143,9 +1143,6 @@ public final class FileBackend implements StorageBackend {
      * zombie leader whose other threads still finish I/O still runs.
      */
     static boolean running(ProcessHandle process) {
-        if (Boolean.getBoolean("x.alive")) {
-            return process.isAlive();
-        }
         if (!process.isAlive()) {
             return false;
         }

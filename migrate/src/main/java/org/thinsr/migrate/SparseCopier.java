@@ -170,8 +170,8 @@ public final class SparseCopier {
             throws IOException, InterruptedException {
         try (BlockSource source = sources.open();
                 BlockSink sink = sinks.open()) {
-            ByteBuffer buffer = ByteBuffer.allocateDirect(
-                    options.chunkBytes()); // no copy through a temporary direct buffer on socket I/O
+            // direct: socket and file I/O use it as is, with no copy through a temporary direct buffer
+            ByteBuffer buffer = ByteBuffer.allocateDirect(options.chunkBytes());
             ExtentSet.Builder unflushed = ExtentSet.builder();
             long unflushedBytes = 0;
             long lastJournalNanos = System.nanoTime();
