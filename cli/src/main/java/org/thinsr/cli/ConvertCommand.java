@@ -33,6 +33,7 @@ import org.thinsr.allocmap.WriteBehindSink;
 import org.thinsr.vhdstream.ChunkedDecoder;
 import org.thinsr.vhdstream.ChunkedEncoder;
 import org.thinsr.vhdstream.Compression;
+import org.thinsr.vhdstream.CorruptImageException;
 import org.thinsr.vhdstream.EarlyWriteback;
 import org.thinsr.vhdstream.RawDelta;
 import org.thinsr.vhdstream.RawFileSink;
@@ -437,7 +438,7 @@ final class ConvertCommand implements Callable<Integer> {
         }
         VhdFooter footer;
         try (FileChannel channel = FileChannel.open(vhd, StandardOpenOption.READ)) {
-            footer = VhdInfo.read(channel).footer();
+            footer = VhdInfo.readFooter(channel);
         }
         if (path == null && footer.diskType().orElse(null) == VhdDiskType.DIFFERENCING) {
             throw new ThinsrException(
@@ -474,20 +475,13 @@ final class ConvertCommand implements Callable<Integer> {
     private static VhdParent vhdParent(Path base) throws IOException {
         VhdFooter footer;
         try (FileChannel channel = FileChannel.open(base, StandardOpenOption.READ)) {
-            byte[] bytes = new byte[512];
-            long length = channel.size();
-            long footerAt = Math.max(0, (length - 1) & ~511L);
-            ByteBuffer buffer = ByteBuffer.wrap(bytes);
-            while (buffer.hasRemaining() && channel.read(buffer, footerAt + buffer.position()) > 0) {
-                // read the footer sector
-            }
-            if (buffer.hasRemaining() || !new String(bytes, 0, 8, StandardCharsets.ISO_8859_1).equals("conectix")) {
-                throw new ThinsrException(
-                        ErrorCode.INVALID_ARGUMENT,
-                        "--to vhd --base needs a VHD base to be the parent of the differencing disk; " + base
-                                + " has no VHD footer at offset " + footerAt);
-            }
-            footer = VhdFooter.decode(bytes);
+            footer = VhdInfo.readFooter(channel);
+        } catch (CorruptImageException e) {
+            throw new ThinsrException(
+                    ErrorCode.INVALID_ARGUMENT,
+                    "--to vhd --base needs a VHD base to be the parent of the differencing disk; " + base + ": "
+                            + e.getMessage(),
+                    e);
         }
         Instant timestamp = Instant.ofEpochSecond(VHD_EPOCH_SECONDS + Integer.toUnsignedLong(footer.timestamp()));
         String name = base.getFileName().toString();

@@ -80,19 +80,25 @@ class ConvertIT {
         return image;
     }
 
-    private static void convert(String... args) {
+    private static MainTest.Result runConvert(String... args) {
         List<String> full = new ArrayList<>(List.of("convert"));
         full.addAll(List.of(args));
-        MainTest.Result result = MainTest.run(full.toArray(String[]::new));
-        assertThat(result.status()).as("thinsr %s: %s", full, result.err()).isZero();
+        return MainTest.run(full.toArray(String[]::new));
+    }
+
+    private static void convert(String... args) {
+        MainTest.Result result = runConvert(args);
+        assertThat(result.status())
+                .as("thinsr convert %s: %s", List.of(args), result.err())
+                .isZero();
     }
 
     /** Runs a convert that must fail; returns its error output. */
     private static String convertFails(String... args) {
-        List<String> full = new ArrayList<>(List.of("convert"));
-        full.addAll(List.of(args));
-        MainTest.Result result = MainTest.run(full.toArray(String[]::new));
-        assertThat(result.status()).as("thinsr %s should fail", full).isNotZero();
+        MainTest.Result result = runConvert(args);
+        assertThat(result.status())
+                .as("thinsr convert %s should fail", List.of(args))
+                .isNotZero();
         return result.err();
     }
 

@@ -265,23 +265,32 @@ final class FileExtents {
                         libc.find("close").orElseThrow(), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
                 MethodHandle strerror = linker.downcallHandle(
                         libc.find("strerror").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_INT));
-                MethodHandle fallocate = libc.find("fallocate")
-                        .map(symbol -> linker.downcallHandle(
-                                symbol,
-                                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG),
-                                errno))
-                        .orElse(null);
-                MethodHandle syncFileRange = libc.find("sync_file_range")
-                        .map(symbol -> linker.downcallHandle(
-                                symbol,
-                                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT),
-                                errno))
-                        .orElse(null);
+                MethodHandle fallocate = optional(
+                        linker,
+                        libc,
+                        "fallocate",
+                        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG),
+                        errno);
+                MethodHandle syncFileRange = optional(
+                        linker,
+                        libc,
+                        "sync_file_range",
+                        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT),
+                        errno);
                 return new Native(
                         Linker.Option.captureStateLayout(), open, lseek, close, strerror, fallocate, syncFileRange);
             } catch (RuntimeException | LinkageError e) {
                 return null;
             }
+        }
+
+        /** A libc function that may be missing (older or other C libraries): null then. */
+        @SuppressWarnings("restricted")
+        private static MethodHandle optional(
+                Linker linker, SymbolLookup libc, String name, FunctionDescriptor descriptor, Linker.Option errno) {
+            return libc.find(name)
+                    .map(symbol -> linker.downcallHandle(symbol, descriptor, errno))
+                    .orElse(null);
         }
 
         int errno(MemorySegment state) {

@@ -49,10 +49,10 @@ public final class VhdChain {
             chain.add(layer);
             VhdInfo info;
             try (FileChannel channel = FileChannel.open(layer, StandardOpenOption.READ)) {
-                info = VhdInfo.read(channel);
-                if (info.footer().diskType().orElse(null) != VhdDiskType.DIFFERENCING) {
-                    return List.copyOf(chain);
+                if (VhdInfo.readFooter(channel).diskType().orElse(null) != VhdDiskType.DIFFERENCING) {
+                    return List.copyOf(chain); // the bottom: its header and BAT are the reader's to check
                 }
+                info = VhdInfo.read(channel);
                 if (info.header() == null) {
                     throw CorruptImageException.at(
                             info.footer().dataOffset(), "dynamic header of " + layer, "missing", "a header");
@@ -113,7 +113,7 @@ public final class VhdChain {
                 continue;
             }
             try (FileChannel parent = FileChannel.open(candidate, StandardOpenOption.READ)) {
-                VhdFooter footer = VhdInfo.read(parent).footer();
+                VhdFooter footer = VhdInfo.readFooter(parent);
                 if (footer.uniqueId().equals(header.parentUniqueId())) {
                     if (footer.currentSize() > info.footer().currentSize()) {
                         throw new ThinsrException(

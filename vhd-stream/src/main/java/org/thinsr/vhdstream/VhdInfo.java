@@ -42,22 +42,8 @@ public record VhdInfo(
     public static VhdInfo read(FileChannel file) throws IOException {
         VhdInput.Seekable input = new VhdInput.Seekable(file);
         long length = input.length();
-        if (length < VhdFormat.FOOTER_SIZE) {
-            throw CorruptImageException.at(0, "image length", length, "at least 512 bytes (a footer)");
-        }
-        long footerOffset = (length - 1) & ~(long) (VhdFormat.SECTOR_SIZE - 1);
-        byte[] bytes = VhdImage.readTrailingFooter(input, footerOffset);
-        if (!VhdFooter.hasCookie(bytes)) {
-            input.read(0, ByteBuffer.wrap(bytes), "footer copy");
-            footerOffset = 0;
-            if (!VhdFooter.hasCookie(bytes)) {
-                throw CorruptImageException.at(
-                        length - VhdFormat.FOOTER_SIZE,
-                        "footer cookie",
-                        VhdFooter.quote(VhdFormat.ascii(bytes, 0, 8)),
-                        "\"conectix\" in the last or the first sector");
-            }
-        }
+        byte[] bytes = new byte[VhdFormat.FOOTER_SIZE];
+        long footerOffset = findFooter(input, bytes);
         VhdFooter footer = VhdFooter.decode(bytes);
         boolean footerOk = VhdFormat.checksum(bytes, VhdFooter.CHECKSUM) == footer.checksum();
         if (footer.diskType().orElse(VhdDiskType.FIXED) == VhdDiskType.FIXED
@@ -174,6 +160,40 @@ public record VhdInfo(
             }
         }
         return out.append("}").toString();
+    }
+
+    /**
+     * The footer of the VHD in {@code file} (the last sector's, else the copy in the first), without
+     * reading the header or the BAT; fields are not checked beyond the cookie.
+     *
+     * @throws CorruptImageException when neither sector holds a footer cookie (not a VHD)
+     */
+    public static VhdFooter readFooter(FileChannel file) throws IOException {
+        byte[] bytes = new byte[VhdFormat.FOOTER_SIZE];
+        findFooter(new VhdInput.Seekable(file), bytes);
+        return VhdFooter.decode(bytes);
+    }
+
+    /** Reads the footer into {@code bytes}; returns its offset. */
+    private static long findFooter(VhdInput.Seekable input, byte[] bytes) throws IOException {
+        long length = input.length();
+        if (length < VhdFormat.FOOTER_SIZE) {
+            throw CorruptImageException.at(0, "image length", length, "at least 512 bytes (a footer)");
+        }
+        long footerOffset = (length - 1) & ~(long) (VhdFormat.SECTOR_SIZE - 1);
+        System.arraycopy(VhdImage.readTrailingFooter(input, footerOffset), 0, bytes, 0, VhdFormat.FOOTER_SIZE);
+        if (!VhdFooter.hasCookie(bytes)) {
+            input.read(0, ByteBuffer.wrap(bytes), "footer copy");
+            footerOffset = 0;
+            if (!VhdFooter.hasCookie(bytes)) {
+                throw CorruptImageException.at(
+                        length - VhdFormat.FOOTER_SIZE,
+                        "footer cookie",
+                        VhdFooter.quote(VhdFormat.ascii(bytes, 0, 8)),
+                        "\"conectix\" in the last or the first sector");
+            }
+        }
+        return footerOffset;
     }
 
     static String jsonString(String value) {
