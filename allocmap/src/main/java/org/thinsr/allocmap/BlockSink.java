@@ -19,6 +19,15 @@ public interface BlockSink extends Closeable {
     void write(long offset, ByteBuffer buffer) throws IOException;
 
     /**
+     * {@link #write}, for a buffer whose bytes stay readable and unchanged until {@link #flush()}
+     * returns (for example a slice of a read-only file mapping): a sink that writes later may keep
+     * the buffer instead of copying it. The caller must not change the bytes before then.
+     */
+    default void writeRetained(long offset, ByteBuffer buffer) throws IOException {
+        write(offset, buffer);
+    }
+
+    /**
      * Makes {@code [offset, offset + length)} read as zeros, deallocating where the target can
      * (punch hole, NBD WRITE_ZEROES, dm-thin discard).
      */

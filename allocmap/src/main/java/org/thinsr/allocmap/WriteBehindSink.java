@@ -64,6 +64,14 @@ public final class WriteBehindSink implements BlockSink {
         }
     }
 
+    /** Keeps {@code buffer} itself until its write is done: no copy. */
+    @Override
+    public void writeRetained(long offset, ByteBuffer buffer) throws IOException {
+        ByteBuffer kept = buffer.slice();
+        buffer.position(buffer.limit());
+        submit(offset, offset + kept.remaining(), () -> delegate.write(offset, kept));
+    }
+
     /**
      * A direct buffer of at least {@code length} bytes, reused from writes that finished: no garbage
      * per write, and no second copy into a temporary direct buffer when the delegate is a channel.

@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -21,7 +24,7 @@ class ReadAheadWriteBehindTest {
     }
 
     /** A thread-safe in-memory disk that can fail at one offset. */
-    static final class Disk implements BlockSource, BlockSink {
+    static class Disk implements BlockSource, BlockSink {
         final byte[] bytes;
         volatile long failAt = -1;
 
@@ -125,12 +128,46 @@ class ReadAheadWriteBehindTest {
                     byte[] data = new byte[length];
                     random.nextBytes(data);
                     System.arraycopy(data, 0, expected, offset, length);
-                    sink.write(offset, ByteBuffer.wrap(data));
+                    if (random.nextBoolean()) {
+                        sink.write(offset, ByteBuffer.wrap(data));
+                    } else {
+                        sink.writeRetained(offset, ByteBuffer.wrap(data)); // data is never changed
+                    }
                 }
             }
             sink.flush();
         }
         assertThat(disk.bytes).isEqualTo(expected);
+    }
+
+    @Test
+    void writeRetainedHandsTheCallersBytesOnWithoutACopy() throws Exception {
+        List<ByteBuffer> received = Collections.synchronizedList(new ArrayList<>());
+        BlockSink recorder = new Disk(new byte[65536]) {
+            @Override
+            public synchronized void write(long offset, ByteBuffer buffer) throws IOException {
+                received.add(buffer.duplicate());
+                super.write(offset, buffer);
+            }
+        };
+        byte[] retained = new byte[8192];
+        Arrays.fill(retained, (byte) 7);
+        ByteBuffer caller = ByteBuffer.wrap(retained, 100, 4000);
+        try (WriteBehindSink sink = new WriteBehindSink(recorder, 4, pool, true)) {
+            sink.writeRetained(512, caller);
+            assertThat(caller.hasRemaining()).as("consumed like write").isFalse();
+            sink.write(16384, ByteBuffer.wrap(retained, 0, 4096));
+            sink.flush();
+        }
+        assertThat(received).hasSize(2);
+        ByteBuffer kept =
+                received.stream().filter(ByteBuffer::hasArray).findFirst().orElseThrow();
+        assertThat(kept.array()).as("the retained write's own array").isSameAs(retained);
+        assertThat(kept.arrayOffset() + kept.position()).isEqualTo(100);
+        assertThat(kept.remaining()).isEqualTo(4000);
+        assertThat(received.stream().filter(b -> !b.hasArray()).count())
+                .as("a plain write is copied into a direct buffer of the sink's")
+                .isEqualTo(1);
     }
 
     @Test

@@ -1,6 +1,8 @@
 package org.thinsr.vhdstream;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
@@ -21,10 +23,16 @@ sealed interface VhdInput permits VhdInput.Seekable, VhdInput.Forward {
     /** Reads exactly {@code buffer.remaining()} bytes at {@code offset}. */
     void read(long offset, ByteBuffer buffer, String field) throws IOException;
 
-    /** A file read by position. */
+    /**
+     * A file read by position. Its data can also be read in place, through a read-only mapping of
+     * the file ({@link #mapped}): no copy into a buffer of ours, and none in a {@link
+     * org.thinsr.allocmap.BlockSink#writeRetained} sink that keeps the slice until it writes it.
+     */
     final class Seekable implements VhdInput {
         private final FileChannel file;
         private final long length;
+        private MemorySegment mapping;
+        private boolean unmappable;
 
         Seekable(FileChannel file) throws IOException {
             this.file = file;
@@ -51,6 +59,27 @@ sealed interface VhdInput permits VhdInput.Seekable, VhdInput.Forward {
                 }
                 position += n;
             }
+        }
+
+        /**
+         * The {@code length} bytes at {@code offset} as a read-only slice of a mapping of the file,
+         * or null when the file cannot be mapped (the caller then uses {@link #read}). The mapping
+         * is released by the garbage collector once no slice of it is reachable, so a slice handed
+         * to a sink that writes later stays valid whatever happens to this input.
+         */
+        ByteBuffer mapped(long offset, int length, String field) throws IOException {
+            if (offset < 0 || offset > this.length - length) {
+                throw CorruptImageException.at(
+                        offset, field, "past the end of the file at " + this.length, length + " bytes");
+            }
+            if (mapping == null && !unmappable) {
+                try {
+                    mapping = file.map(FileChannel.MapMode.READ_ONLY, 0, this.length, Arena.ofAuto());
+                } catch (IOException | UnsupportedOperationException e) {
+                    unmappable = true; // a file system without mmap: reads instead
+                }
+            }
+            return mapping == null ? null : mapping.asSlice(offset, length).asByteBuffer();
         }
     }
 

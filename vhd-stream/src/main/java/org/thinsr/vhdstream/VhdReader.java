@@ -145,7 +145,7 @@ public final class VhdReader {
             checkSinkSize(footerOffset);
             chunk.clear();
             chunk.put(firstSector).flip();
-            writeDetectingZeros(0);
+            writeDetectingZeros(chunk, 0, false);
             copyData(
                     input,
                     VhdFormat.SECTOR_SIZE,
@@ -225,52 +225,65 @@ public final class VhdReader {
 
     /**
      * Copies {@code length} bytes at image offset {@code from} to disk offset {@code to}, writing
-     * runs that read as zeros (4 KiB granules) with {@code writeZeroes}.
+     * runs that read as zeros (4 KiB granules) with {@code writeZeroes}. A file is read in place
+     * through its mapping, and the sink may keep those slices instead of copying them.
      */
     private void copyData(VhdInput input, long from, long length, long to, String field) throws IOException {
         long done = 0;
         while (done < length) {
-            int n = (int) Math.min(chunk.capacity(), length - done);
-            chunk.clear().limit(n);
-            input.read(from + done, chunk, field);
-            chunk.flip();
-            writeDetectingZeros(to + done);
+            int n = (int) Math.min(CHUNK, length - done);
+            ByteBuffer view = input instanceof VhdInput.Seekable file ? file.mapped(from + done, n, field) : null;
+            if (view != null) {
+                writeDetectingZeros(view, to + done, true);
+            } else {
+                n = Math.min(chunk.capacity(), n);
+                chunk.clear().limit(n);
+                input.read(from + done, chunk, field);
+                chunk.flip();
+                writeDetectingZeros(chunk, to + done, false);
+            }
             done += n;
         }
     }
 
-    private void writeDetectingZeros(long diskOffset) throws IOException {
-        MemorySegment data = MemorySegment.ofBuffer(chunk);
-        int n = chunk.limit();
+    /** Writes {@code data} at {@code diskOffset}, its zero granules as zero ranges. */
+    private void writeDetectingZeros(ByteBuffer data, long diskOffset, boolean retained) throws IOException {
+        MemorySegment segment = MemorySegment.ofBuffer(data);
+        int n = data.remaining();
         int runStart = 0;
         boolean runZero = false;
         int position = 0;
         while (position < n) {
             int granule = (int) Math.min(ZERO_GRANULE - (diskOffset + position) % ZERO_GRANULE, n - position);
-            boolean zero = MemorySegment.mismatch(data, position, position + granule, ZEROS, 0, granule) == -1;
+            boolean zero = MemorySegment.mismatch(segment, position, position + granule, ZEROS, 0, granule) == -1;
             if (position > runStart && zero != runZero) {
-                emit(runStart, position, runZero, diskOffset);
+                emit(data, runStart, position, runZero, diskOffset, retained);
                 runStart = position;
             }
             runZero = zero;
             position += granule;
         }
         if (n > runStart) {
-            emit(runStart, n, runZero, diskOffset);
+            emit(data, runStart, n, runZero, diskOffset, retained);
         }
     }
 
     private static final MemorySegment ZEROS = MemorySegment.ofArray(new byte[ZERO_GRANULE]);
 
-    private void emit(int start, int end, boolean zero, long diskOffset) throws IOException {
+    private void emit(ByteBuffer data, int start, int end, boolean zero, long diskOffset, boolean retained)
+            throws IOException {
         if (zero) {
             if (!targetIsZero) {
                 zero(diskOffset + start, end - start);
             }
         } else {
-            ByteBuffer slice = chunk.duplicate().limit(end).position(start);
+            ByteBuffer slice = data.slice(data.position() + start, end - start);
             bytesWritten += end - start;
-            sink.write(diskOffset + start, slice);
+            if (retained) {
+                sink.writeRetained(diskOffset + start, slice);
+            } else {
+                sink.write(diskOffset + start, slice);
+            }
         }
     }
 
