@@ -51,6 +51,20 @@ public final class QemuImgMapParser {
         return map;
     }
 
+    /**
+     * Parses a whole document into where its DATA entries' bytes lie in the image files: each one's
+     * depth and, when qemu printed one, its {@code offset} in the file at that depth. Checks that the
+     * map covers exactly {@code virtualSize} bytes.
+     */
+    public static HostExtents hostExtents(InputStream in, String source, long virtualSize) throws IOException {
+        Reader reader = new Reader(in, source);
+        AllocationMap map = reader.document();
+        if (map.virtualSize() != virtualSize) {
+            throw CorruptInputException.of(source, "bytes covered by the map", map.virtualSize(), virtualSize);
+        }
+        return reader.hostExtents();
+    }
+
     private static final class Reader {
         private static final int START = 0;
         private static final int LENGTH = 1;
@@ -86,6 +100,7 @@ public final class QemuImgMapParser {
         private long[] ends = new long[16];
         private byte[] states = new byte[16];
         private int[] depths = new int[16];
+        private long[] offsets = new long[16];
         private int count;
 
         Reader(InputStream in, String source) {
@@ -118,6 +133,16 @@ public final class QemuImgMapParser {
             AllocationMap.Builder builder = AllocationMap.builder(size);
             for (int i = 0; i < count; i++) {
                 builder.add(builder.position(), ends[i], State.ofCode(states[i]), Provenance.ofDepth(depths[i]));
+            }
+            return builder.build();
+        }
+
+        HostExtents hostExtents() {
+            HostExtents.Builder builder = new HostExtents.Builder();
+            for (int i = 0; i < count; i++) {
+                if (states[i] == State.DATA.code()) {
+                    builder.add(i == 0 ? 0 : ends[i - 1], ends[i], depths[i], offsets[i]);
+                }
             }
             return builder.build();
         }
@@ -173,6 +198,13 @@ public final class QemuImgMapParser {
                         length,
                         "a positive length whose end fits a signed 64-bit number");
             }
+            if (numbers[OFFSET] > Long.MAX_VALUE - length) {
+                throw CorruptInputException.of(
+                        source + " entry at byte " + entryOffset,
+                        "offset",
+                        numbers[OFFSET],
+                        "an offset whose run of " + length + " bytes ends below 2^63");
+            }
             boolean data = numbers[DATA] == 1;
             boolean zero = numbers[ZERO] == 1;
             State state;
@@ -189,10 +221,12 @@ public final class QemuImgMapParser {
                 ends = Arrays.copyOf(ends, capacity);
                 states = Arrays.copyOf(states, capacity);
                 depths = Arrays.copyOf(depths, capacity);
+                offsets = Arrays.copyOf(offsets, capacity);
             }
             ends[count] = start + length;
             states[count] = state.code();
             depths[count] = (int) numbers[DEPTH];
+            offsets[count] = numbers[OFFSET];
             count++;
         }
 

@@ -52,6 +52,44 @@ class QemuImgMapParserTest {
     }
 
     @Test
+    void hostExtentsGiveEachDataRunsLayerAndFileOffset() throws IOException {
+        HostExtents host = QemuImgMapParser.hostExtents(
+                new ByteArrayInputStream(Fixtures.bytes("qemu-img-map-top.json")), "top", 6 << 20);
+        assertThat(host.size()).isEqualTo(2);
+        assertThat(new long[] {host.start(0), host.end(0), host.depth(0), host.hostOffset(0)})
+                .containsExactly(0, 65536, 0, 393216);
+        assertThat(new long[] {host.start(1), host.end(1), host.depth(1), host.hostOffset(1)})
+                .containsExactly(1048576, 1114112, 0, 327680);
+        assertThat(host.find(0)).isZero();
+        assertThat(host.find(65535)).isZero();
+        assertThat(host.find(65536)).as("between runs").isEqualTo(-2);
+        assertThat(host.find(1048576 + 100)).isEqualTo(1);
+        assertThat(host.find(1114112)).isEqualTo(-3);
+        assertThat(host.locatedWithin(1)).isTrue();
+
+        // no offset (a compressed cluster), unknown contents, or a layer deeper than the chain given
+        HostExtents unlocated = QemuImgMapParser.hostExtents(
+                new ByteArrayInputStream(("[{\"start\": 0, \"length\": 512, \"depth\": 1, \"present\": true,"
+                                + " \"zero\": false, \"data\": true, \"compressed\": true},"
+                                + " {\"start\": 512, \"length\": 512, \"depth\": 0, \"present\": true,"
+                                + " \"zero\": false, \"data\": false}]")
+                        .getBytes(StandardCharsets.UTF_8)),
+                "m",
+                1024);
+        assertThat(unlocated.size()).isEqualTo(2);
+        assertThat(unlocated.hostOffset(0)).isEqualTo(HostExtents.UNKNOWN);
+        assertThat(unlocated.locatedWithin(5)).isFalse();
+        HostExtents deep = QemuImgMapParser.hostExtents(
+                new ByteArrayInputStream(("[{\"start\": 0, \"length\": 512, \"depth\": 3, \"present\": true,"
+                                + " \"zero\": false, \"data\": true, \"offset\": 0}]")
+                        .getBytes(StandardCharsets.UTF_8)),
+                "m",
+                512);
+        assertThat(deep.locatedWithin(3)).isFalse();
+        assertThat(deep.locatedWithin(4)).isTrue();
+    }
+
+    @Test
     void expectedSizeIsChecked() {
         assertThatThrownBy(() -> QemuImgMapParser.parse(
                         new ByteArrayInputStream(("[{\"start\": 0, \"length\": 512, \"depth\": 0, \"present\": true,"
@@ -74,6 +112,7 @@ class QemuImgMapParserTest {
             {"[" + good.replace("512", "-1") + "]", "length", "'-'"},
             {"[" + good.replace("512", "99999999999999999999") + "]", "length", "above 9223372036854775807"},
             {"[" + good.replace("512", "5.5") + "]", "length", "'.'"},
+            {"[" + good.replace("}", ", \"offset\": 9223372036854775807}") + "]", "offset", "ends below 2^63"},
             {"[" + good.replace("512", "0512") + "]", "length", "leading zero"},
             {"[" + good.replace("\"depth\": 0", "\"depth\": 65537") + "]", "depth", "65536"},
             {"[" + good.replace("\"data\": true", "\"data\": 1") + "]", "data", "true or false"},

@@ -15,6 +15,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import org.thinsr.allocmap.AllocationMap;
+import org.thinsr.allocmap.BlockSource;
 import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ExtentSet;
 import org.thinsr.allocmap.ThinsrException;
@@ -818,6 +819,22 @@ public final class Lifecycle {
                     releaseUnlessUsed(session, vdi.parentUri());
                 }
                 throw e;
+            }
+        });
+    }
+
+    /**
+     * A reader of a disk attached read-only, straight from its backend's files instead of through
+     * its attachment ({@link StorageBackend#openDirect}); empty when the disk is not attached
+     * read-only or the backend has no such path. The caller closes it before detaching the disk.
+     */
+    public Optional<BlockSource> vdiOpenDirect(Optional<SrRef> ref, String vdiUuid) {
+        return locked(orDefault(ref), session -> {
+            VdiRecord vdi = disk(session, vdiUuid);
+            try {
+                return session.backend.openDirect(session.sr, vdi.volume());
+            } catch (IOException e) {
+                throw new ThinsrException(ErrorCode.IO_ERROR, "cannot read " + vdiUuid + " from its files: " + e, e);
             }
         });
     }

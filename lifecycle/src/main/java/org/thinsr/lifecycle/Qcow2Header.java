@@ -15,15 +15,22 @@ import org.thinsr.allocmap.CorruptInputException;
  * and question. qemu's {@code docs/interop/qcow2.txt}: magic {@code QFI\xfb}, version 2 or 3,
  * {@code backing_file_offset} (u64 BE at 8), {@code backing_file_size} (u32 BE at 16, at most 1023),
  * {@code cluster_bits} (u32 at 20, 9 to 21), {@code size} (u64 at 24); the name lies inside the
- * first cluster. Everything is checked before use.
+ * first cluster. Also whether its data clusters hold the guest's bytes as they are, at the host
+ * offsets {@code qemu-img map} prints: {@code crypt_method} (u32 at 32) 0, and for version 3 no
+ * external data file ({@code incompatible_features} bit 2, u64 at 72). Everything is checked before
+ * use.
  *
  * @param virtualSize the disk's size in bytes
  * @param backingFile the backing file name as stored, or empty
+ * @param plainClusters whether data clusters may be read from this file at their host offsets
  */
-record Qcow2Header(long virtualSize, String backingFile) {
+record Qcow2Header(long virtualSize, String backingFile, boolean plainClusters) {
     static final int MAGIC = 0x514649fb;
     static final int MAX_BACKING_NAME = 1023;
     private static final int HEADER_BYTES = 32;
+    private static final int V2_HEADER_BYTES = 72;
+    private static final int V3_HEADER_BYTES = 80;
+    private static final long EXTERNAL_DATA_FILE = 1L << 2;
 
     /** Reads the header of {@code file}; a file that is not qcow2 v2/v3 fails with the field named. */
     static Qcow2Header read(Path file) throws IOException {
@@ -31,6 +38,7 @@ record Qcow2Header(long virtualSize, String backingFile) {
             String where = file.toString();
             ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
             readFully(channel, header, 0, where);
+            ByteBuffer rest = ByteBuffer.allocate(V3_HEADER_BYTES - HEADER_BYTES);
             int magic = header.getInt(0);
             if (magic != MAGIC) {
                 throw CorruptInputException.of(where, "qcow2 magic", hex(magic), hex(MAGIC));
@@ -49,8 +57,12 @@ record Qcow2Header(long virtualSize, String backingFile) {
             if (size < 0) {
                 throw CorruptInputException.of(where, "qcow2 size", Long.toUnsignedString(size), "below 2^63");
             }
+            rest.limit((version == 2 ? V2_HEADER_BYTES : V3_HEADER_BYTES) - HEADER_BYTES);
+            readFully(channel, rest, HEADER_BYTES, where);
+            boolean plain = rest.getInt(0) == 0
+                    && (version == 2 || (rest.getLong(V2_HEADER_BYTES - HEADER_BYTES) & EXTERNAL_DATA_FILE) == 0);
             if (nameOffset == 0) {
-                return new Qcow2Header(size, "");
+                return new Qcow2Header(size, "", plain);
             }
             if (nameLength < 0 || nameLength > MAX_BACKING_NAME) {
                 throw CorruptInputException.of(
@@ -66,7 +78,7 @@ record Qcow2Header(long virtualSize, String backingFile) {
             }
             ByteBuffer name = ByteBuffer.allocate(nameLength);
             readFully(channel, name, nameOffset, where);
-            return new Qcow2Header(size, new String(name.array(), StandardCharsets.UTF_8));
+            return new Qcow2Header(size, new String(name.array(), StandardCharsets.UTF_8), plain);
         }
     }
 

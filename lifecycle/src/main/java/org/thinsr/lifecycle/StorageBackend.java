@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import org.thinsr.allocmap.AllocationMap;
+import org.thinsr.allocmap.BlockSource;
 import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ExtentSet;
 import org.thinsr.allocmap.ThinsrException;
@@ -197,6 +198,17 @@ public interface StorageBackend {
      * (the default: device-mapper and LVM attachments).
      */
     default Optional<QemuMonitor> monitor(SrInfo sr, String volumeName) {
+        return Optional.empty();
+    }
+
+    /**
+     * A reader of a volume's bytes straight from the files that hold them, past the daemon that
+     * serves its attachment, for a volume attached read-only (nothing writes it, and no merge touches
+     * a chain in use, while it stays attached). Empty when the backend has no such path or the
+     * volume's layout does not allow one (the default: device-mapper attachments are read directly
+     * anyway). The caller closes the source and keeps the volume attached until then.
+     */
+    default Optional<BlockSource> openDirect(SrInfo sr, String volumeName) throws IOException {
         return Optional.empty();
     }
 

@@ -1,6 +1,7 @@
 package org.thinsr.lifecycle;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
@@ -243,6 +244,60 @@ class FileBackendIT extends StorageBackendContract {
         assertThat(backingChainLength("vm")).as("merged at detach").isEqualTo(1);
         assertThat(hiddenBases()).isEmpty();
         assertThat(contentOf("vm", 16 * BLOCK)).isEqualTo(model);
+    }
+
+    @Test
+    void attachedSnapshotIsReadFromItsChainsFilesExactlyAsQemuReadsIt() throws Exception {
+        backend.createVolume(sr, "vm", 16 * BLOCK, Provisioning.THIN, Optional.empty(), Progress.NONE);
+        byte[] model = new byte[16 * BLOCK];
+        Random random = new Random(5);
+        writeOffline("vm", model, random, 6);
+        backend.snapshot(sr, "vm", "older"); // those blocks now lie in a hidden base
+        writeOffline("vm", model, random, 4);
+        qemuIo("vm", "write -q -z " + 3 * BLOCK + " " + BLOCK); // a zero cluster over base data
+        java.util.Arrays.fill(model, 3 * BLOCK, 4 * BLOCK, (byte) 0);
+        backend.snapshot(sr, "vm", "snap"); // snap: an empty top over two bases
+        byte[] expected = contentOf("snap", 16 * BLOCK);
+        assertThat(expected).isEqualTo(model);
+
+        assertThat(backend.openDirect(sr, "snap"))
+                .as("not attached: nothing is read directly")
+                .isEmpty();
+        backend.attach(sr, "snap", Optional.empty(), true);
+        try (BlockSource direct = backend.openDirect(sr, "snap").orElseThrow()) {
+            assertThat(direct.size()).isEqualTo(16 * BLOCK);
+            byte[] read = new byte[16 * BLOCK];
+            int position = 0;
+            while (position < read.length) { // pieces that start and end anywhere, across runs and gaps
+                int length = Math.min(read.length - position, 1 + random.nextInt(3 * BLOCK));
+                direct.readFully(position, ByteBuffer.wrap(read, position, length));
+                position += length;
+            }
+            assertThat(read).isEqualTo(expected);
+            assertThatThrownBy(() -> direct.readFully(16 * BLOCK - 10, ByteBuffer.allocate(11)))
+                    .isInstanceOf(java.io.EOFException.class);
+        } finally {
+            backend.detach(sr, "snap");
+        }
+
+        qemuIo("vm", "write -q -c -P 9 0 " + BLOCK); // a compressed cluster has no file offset
+        backend.snapshot(sr, "vm", "compressed");
+        backend.attach(sr, "compressed", Optional.empty(), true);
+        try {
+            assertThat(backend.openDirect(sr, "compressed")).isEmpty();
+        } finally {
+            backend.detach(sr, "compressed");
+        }
+    }
+
+    private void qemuIo(String name, String command) throws Exception {
+        run(List.of(
+                "qemu-io",
+                "-f",
+                "qcow2",
+                "-c",
+                command,
+                backend.statVolume(sr, name).path()));
     }
 
     /** Writes {@code count} random 64 KiB blocks into a detached volume with {@code qemu-io}. */

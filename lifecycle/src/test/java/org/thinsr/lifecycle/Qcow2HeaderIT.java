@@ -63,7 +63,31 @@ class Qcow2HeaderIT {
             assertThat(header.backingFile())
                     .as("backing name of %s", file)
                     .isEqualTo(info.path("backing-filename").asText(""));
+            assertThat(header.plainClusters()).as("plain clusters of %s", file).isTrue();
         }
+    }
+
+    @Test
+    void encryptedImagesAndExternalDataFilesHaveNoPlainClustersAsQemuImgInfoSays() throws IOException {
+        Tools.require("qemu-img", "qemu-utils");
+        Path encrypted = create(
+                "aes.qcow2",
+                "--object",
+                "secret,id=s0,data=not-a-secret",
+                "-o",
+                "encrypt.format=aes,encrypt.key-secret=s0,size=64M");
+        Path external = create("external.qcow2", "-o", "data_file=" + dir.resolve("external.raw") + ",size=64M");
+        JsonNode encryptedInfo = qemuImgInfo(encrypted);
+        JsonNode externalInfo = qemuImgInfo(external);
+        assertThat(encryptedInfo.path("encrypted").asBoolean()).isTrue();
+        assertThat(externalInfo
+                        .path("format-specific")
+                        .path("data")
+                        .path("data-file")
+                        .asText())
+                .isEqualTo(dir.resolve("external.raw").toString());
+        assertThat(Qcow2Header.read(encrypted).plainClusters()).isFalse();
+        assertThat(Qcow2Header.read(external).plainClusters()).isFalse();
     }
 
     @Test

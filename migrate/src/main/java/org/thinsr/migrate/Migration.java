@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.Closeable;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -314,10 +315,18 @@ public final class Migration {
             Files.deleteIfExists(journalFile(vdiUuid));
         }
         lifecycle.vdiAttach(sr, readUuid, true);
+        // the snapshot's files read in place when its backend can (file SRs: the qcow2 chain at the
+        // offsets qemu-img map gives), else through its attachment; attached either way, so that
+        // nothing changes or merges its chain meanwhile
+        Optional<BlockSource> direct = Optional.empty();
         try (CopyJournal journal = CopyJournal.open(journalFile(vdiUuid), readUuid + " -> " + destination.key())) {
+            direct = lifecycle.vdiOpenDirect(sr, readUuid);
+            Optional<BlockSource> shared = direct;
             SparseCopier.Result result = destination.copy(
                     plan,
-                    () -> Attachments.openSource(lifecycle.vdiAttach(sr, readUuid, true)),
+                    () -> shared.isPresent()
+                            ? unclosed(shared.get())
+                            : Attachments.openSource(lifecycle.vdiAttach(sr, readUuid, true)),
                     options.copy(),
                     Optional.of(journal),
                     (sentBytes, zeroedBytes, totalData, totalZeros) ->
@@ -326,8 +335,32 @@ public final class Migration {
             journal.delete();
             return result;
         } finally {
-            lifecycle.vdiDetach(sr, readUuid);
+            try {
+                if (direct.isPresent()) {
+                    direct.get().close();
+                }
+            } finally {
+                lifecycle.vdiDetach(sr, readUuid);
+            }
         }
+    }
+
+    /** One worker's view of a thread-safe source shared by all: closing it leaves the source open. */
+    private static BlockSource unclosed(BlockSource source) {
+        return new BlockSource() {
+            @Override
+            public long size() throws IOException {
+                return source.size();
+            }
+
+            @Override
+            public void readFully(long offset, ByteBuffer buffer) throws IOException {
+                source.readFully(offset, buffer);
+            }
+
+            @Override
+            public void close() {}
+        };
     }
 
     private void verify(String snapshotUuid, AllocationMap map) throws IOException {
