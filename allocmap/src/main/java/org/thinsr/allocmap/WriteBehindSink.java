@@ -151,8 +151,11 @@ public final class WriteBehindSink implements BlockSink {
         }
     }
 
-    /** Waits for every write in flight; throws the first failure. */
-    private synchronized void drain() throws IOException {
+    /**
+     * Waits for every write in flight and throws the first failure, without flushing the delegate:
+     * after it, buffers given to {@link #writeRetained} are free again.
+     */
+    public synchronized void drain() throws IOException {
         while (!inFlight.isEmpty()) {
             await();
         }

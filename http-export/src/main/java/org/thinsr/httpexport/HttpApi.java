@@ -11,6 +11,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -31,6 +32,7 @@ import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ExtentSet;
 import org.thinsr.allocmap.State;
 import org.thinsr.allocmap.ThinsrException;
+import org.thinsr.allocmap.WriteBehindSink;
 
 /**
  * The HTTP surface of {@code thinsr serve}, as one Jetty core handler (blocking, run on virtual
@@ -59,6 +61,15 @@ import org.thinsr.allocmap.ThinsrException;
  */
 final class HttpApi extends Handler.Abstract {
     static final int IO_BUFFER_BYTES = 1 << 20;
+
+    /** Buffers (and so writes in flight) of one ranged write request. */
+    static final int RANGED_WRITE_BUFFERS = 4;
+
+    /** Direct buffers kept for ranged writes between requests. */
+    private static final int MAX_POOLED_IO_BUFFERS = 8 * RANGED_WRITE_BUFFERS;
+
+    private final java.util.concurrent.ConcurrentLinkedQueue<ByteBuffer> ioBuffers =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
     static final long MAX_JSON_BODY_BYTES = 64 * 1024;
     static final int MAX_EXTENTS_PAGE = 1_000_000;
     static final long MAX_CHECKSUM_BLOCKS = 65_536;
@@ -348,24 +359,37 @@ final class HttpApi extends Handler.Abstract {
                     "Content-Range covers " + length + " bytes but Content-Length is " + request.getLength());
         }
         try (DiskStore.WriteHandle handle = store.openForWrite(vdi);
-                CountingInput in = new CountingInput(Content.Source.asInputStream(request), metrics, null)) {
+                BodyReader body = new BodyReader(request, metrics)) {
             BlockSink sink = handle.sink();
             if (range[1] >= sink.size()) {
                 throw new ThinsrException(
                         ErrorCode.INVALID_ARGUMENT,
                         "Content-Range ends at " + range[1] + " but the disk has " + sink.size() + " bytes");
             }
-            byte[] buffer = new byte[IO_BUFFER_BYTES];
-            long offset = start;
-            long left = length;
-            while (left > 0) {
-                int n = in.readNBytes(buffer, 0, (int) Math.min(buffer.length, left));
-                if (n == 0) {
-                    throw new EOFException("request body ended after " + (offset - start) + " of " + length + " bytes");
+            // the body is read into one buffer while those before it are written: the socket keeps
+            // flowing while the disk (an NBD round trip, for a file SR) takes its writes; after
+            // RANGED_WRITE_BUFFERS buffers, every write is waited for before they are filled again
+            List<ByteBuffer> buffers = new ArrayList<>();
+            WriteBehindSink writes = new WriteBehindSink(sink, RANGED_WRITE_BUFFERS, StandardFormats.IO, false);
+            try {
+                long offset = start;
+                for (int k = 0; offset <= range[1]; k++) {
+                    if (buffers.size() < RANGED_WRITE_BUFFERS) {
+                        buffers.add(takeIoBuffer());
+                    } else if (k % RANGED_WRITE_BUFFERS == 0) {
+                        writes.drain();
+                    }
+                    ByteBuffer buffer = buffers.get(k % RANGED_WRITE_BUFFERS);
+                    int n = (int) Math.min(buffer.capacity(), range[1] + 1 - offset);
+                    buffer.clear().limit(n);
+                    body.fillFully(buffer, length);
+                    writes.writeRetained(offset, buffer.flip());
+                    offset += n;
                 }
-                sink.write(offset, ByteBuffer.wrap(buffer, 0, n));
-                offset += n;
-                left -= n;
+                writes.drain();
+            } finally {
+                writes.close(); // waits for writes still in flight before the buffers go back
+                buffers.forEach(this::returnIoBuffer);
             }
             if ("y".equals(parameter(Request.extractQueryParameters(request), "flush"))) {
                 sink.flush();
@@ -373,6 +397,18 @@ final class HttpApi extends Handler.Abstract {
         }
         response.setStatus(200);
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0);
+    }
+
+    /** A direct buffer of {@link #IO_BUFFER_BYTES} for a ranged write, reused across requests. */
+    private ByteBuffer takeIoBuffer() {
+        ByteBuffer buffer = ioBuffers.poll();
+        return buffer != null ? buffer.clear() : ByteBuffer.allocateDirect(IO_BUFFER_BYTES);
+    }
+
+    private void returnIoBuffer(ByteBuffer buffer) {
+        if (ioBuffers.size() < MAX_POOLED_IO_BUFFERS) {
+            ioBuffers.offer(buffer);
+        }
     }
 
     /** {@code bytes FIRST-LAST/TOTAL} or {@code bytes FIRST-LAST/*} → {first, last}. */

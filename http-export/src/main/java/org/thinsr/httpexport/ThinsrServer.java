@@ -17,6 +17,7 @@ import java.time.Clock;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.function.Consumer;
+import org.eclipse.jetty.io.ArrayByteBufferPool;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
@@ -34,6 +35,9 @@ import org.thinsr.allocmap.ThinsrException;
  * file. Close it to stop.
  */
 public final class ThinsrServer implements AutoCloseable {
+    /** Bytes of a connection's network buffer: a request body is read from the socket this much at a time. */
+    static final int INPUT_BUFFER_BYTES = 256 << 10;
+
     private final Server server;
     private final ServerConnector connector;
     private final boolean tls;
@@ -58,8 +62,11 @@ public final class ThinsrServer implements AutoCloseable {
         }
         VirtualThreadPool threads = new VirtualThreadPool();
         threads.setName("thinsr-http");
-        Server server = new Server(threads);
+        // disk bodies arrive in network buffers of INPUT_BUFFER_BYTES (Jetty's default, 8 KiB, meant
+        // a read and a callback every 8 KiB), pooled up to that size (Jetty pools 64 KiB by default)
+        Server server = new Server(threads, null, new ArrayByteBufferPool(0, 0, INPUT_BUFFER_BYTES));
         HttpConfiguration http = new HttpConfiguration();
+        http.setInputBufferSize(INPUT_BUFFER_BYTES);
         http.setRequestHeaderSize(config.maxRequestHeaderBytes());
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
@@ -78,7 +85,9 @@ public final class ThinsrServer implements AutoCloseable {
             connector = new ServerConnector(
                     server, new SslConnectionFactory(ssl, "http/1.1"), new HttpConnectionFactory(https));
         } else {
-            connector = new ServerConnector(server, new HttpConnectionFactory(http));
+            HttpConnectionFactory factory = new HttpConnectionFactory(http);
+            factory.setInputBufferSize(INPUT_BUFFER_BYTES);
+            connector = new ServerConnector(server, factory);
         }
         connector.setHost(config.host());
         connector.setPort(config.port());
