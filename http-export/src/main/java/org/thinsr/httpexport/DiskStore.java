@@ -85,5 +85,14 @@ public interface DiskStore {
     /** Random-access writes into a VDI. */
     interface WriteHandle extends Closeable {
         BlockSink sink();
+
+        /**
+         * The {@code nbd+unix://} URI of the daemon that serves the VDI's writes, when one does
+         * (file SRs); {@code POST /vdis/{vdi}/nbd} tunnels a client's connection to it. Empty when
+         * the VDI is written directly (a block device).
+         */
+        default Optional<String> nbdTarget() {
+            return Optional.empty();
+        }
     }
 }

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,7 +20,9 @@ import java.util.function.Consumer;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpStream;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
@@ -33,6 +36,8 @@ import org.thinsr.allocmap.ExtentSet;
 import org.thinsr.allocmap.State;
 import org.thinsr.allocmap.ThinsrException;
 import org.thinsr.allocmap.WriteBehindSink;
+import org.thinsr.qmpclient.NbdUri;
+import org.thinsr.qmpclient.SocketChannels;
 
 /**
  * The HTTP surface of {@code thinsr serve}, as one Jetty core handler (blocking, run on virtual
@@ -61,6 +66,12 @@ import org.thinsr.allocmap.WriteBehindSink;
  */
 final class HttpApi extends Handler.Abstract {
     static final int IO_BUFFER_BYTES = 1 << 20;
+
+    /** The protocol named in {@code Upgrade} by {@code POST /vdis/{vdi}/nbd}. */
+    static final String NBD_PROTOCOL = "nbd";
+
+    /** The answer header that names the export behind the NBD tunnel. */
+    static final String NBD_EXPORT_HEADER = "Nbd-Export";
 
     /** Buffers (and so writes in flight) of one ranged write request. */
     static final int RANGED_WRITE_BUFFERS = 4;
@@ -163,6 +174,13 @@ final class HttpApi extends Handler.Abstract {
                 }
                 default -> throw methodNotAllowed(method, path);
             }
+        } else if (segments.size() == 3
+                && segments.get(0).equals("vdis")
+                && segments.get(2).equals("nbd")) {
+            if (!method.equals("POST")) {
+                throw methodNotAllowed(method, path);
+            }
+            nbdTunnel(request, response, segments.get(1));
         } else if (segments.size() == 3
                 && segments.get(0).equals("vdis")
                 && segments.get(2).equals("extents")) {
@@ -408,6 +426,55 @@ final class HttpApi extends Handler.Abstract {
     private void returnIoBuffer(ByteBuffer buffer) {
         if (ioBuffers.size() < MAX_POOLED_IO_BUFFERS) {
             ioBuffers.offer(buffer);
+        }
+    }
+
+    /**
+     * {@code POST /vdis/{vdi}/nbd} with {@code Upgrade: nbd}: answers {@code 101 Switching Protocols}
+     * with the export's name in {@code Nbd-Export}, and the connection becomes an {@link NbdTunnel}
+     * to the daemon that serves the VDI's writes; the VDI stays open for writing until the tunnel
+     * closes. 501 ({@code UNSUPPORTED}) when no daemon serves them (an LVM SR's block device): the
+     * client writes with ranged PUTs instead.
+     */
+    private void nbdTunnel(Request request, Response response, String vdi) throws IOException {
+        String upgrade = request.getHeaders().get(HttpHeader.UPGRADE);
+        if (upgrade == null || !upgrade.strip().equalsIgnoreCase(NBD_PROTOCOL)) {
+            throw new ThinsrException(
+                    ErrorCode.INVALID_ARGUMENT,
+                    "POST /vdis/{vdi}/nbd: header Upgrade: actual " + (upgrade == null ? "none" : "'" + upgrade + "'")
+                            + ", expected '" + NBD_PROTOCOL + "'");
+        }
+        DiskStore.WriteHandle handle = store.openForWrite(vdi);
+        SocketChannel daemon = null;
+        try {
+            NbdUri target = handle.nbdTarget()
+                    .map(NbdUri::parse)
+                    .orElseThrow(() -> new ThinsrException(
+                            ErrorCode.UNSUPPORTED,
+                            "VDI " + vdi + " is not served by an NBD daemon here: write it with ranged PUTs"));
+            daemon = SocketChannels.connect(target);
+            EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
+            request.setAttribute(
+                    HttpStream.UPGRADE_CONNECTION_ATTRIBUTE,
+                    new NbdTunnel(endPoint, daemon, metrics, () -> closeQuietly(handle)));
+            response.setStatus(101);
+            response.getHeaders().put(HttpHeader.UPGRADE, NBD_PROTOCOL);
+            response.getHeaders().put(HttpHeader.CONNECTION, "Upgrade");
+            response.getHeaders().put(NBD_EXPORT_HEADER, target.exportName());
+        } catch (IOException | RuntimeException e) {
+            if (daemon != null) {
+                daemon.close();
+            }
+            handle.close();
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(java.io.Closeable closeable) {
+        try {
+            closeable.close();
+        } catch (IOException ignored) {
+            // releasing a VDI after its tunnel closed; nothing is waiting for the outcome
         }
     }
 

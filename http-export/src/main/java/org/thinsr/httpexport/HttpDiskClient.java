@@ -12,6 +12,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,6 +26,8 @@ import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.Provenance;
 import org.thinsr.allocmap.State;
 import org.thinsr.allocmap.ThinsrException;
+import org.thinsr.qmpclient.NbdBlockSink;
+import org.thinsr.qmpclient.NbdConnection;
 
 /**
  * The client side of {@code thinsr serve}: a remote VDI as a {@link BlockSource} (GET with Range)
@@ -269,6 +272,48 @@ public final class HttpDiskClient {
                 }
             }
         };
+    }
+
+    /**
+     * The remote VDI written over NBD through an HTTP upgrade of a plain {@code http://} connection
+     * ({@code POST /vdis/{vdi}/nbd}, {@code Upgrade: nbd}): the server relays the connection to the
+     * daemon that serves the VDI, so the data goes as NBD requests, not as an HTTP request per range.
+     * One connection, thread-safe, requests pipelined; closing it ends the tunnel. Empty for {@code
+     * https://}, and when the server offers no tunnel for the VDI ({@code 501 UNSUPPORTED}: an LVM
+     * SR; {@code 404 NOT_FOUND}: a server without the resource): then write with {@link #sink}.
+     */
+    public Optional<NbdBlockSink> nbdSink(String vdi) throws IOException {
+        if (!"http".equalsIgnoreCase(base.getScheme())) {
+            return Optional.empty();
+        }
+        URI target = uri(vdi, "/nbd", "");
+        PlainPutConnection connection = new PlainPutConnection(base, token, TIMEOUT);
+        PlainPutConnection.Upgrade upgrade;
+        try {
+            upgrade = connection.upgrade(target, "nbd");
+        } catch (IOException e) {
+            throw new ThinsrException(ErrorCode.PEER_ERROR, "POST " + target + ": " + e.getMessage(), e);
+        }
+        PlainPutConnection.Answer answer = upgrade.answer();
+        if (upgrade.channel() == null) {
+            ThinsrException failure =
+                    failure("POST", target, answer.status(), new java.io.ByteArrayInputStream(answer.body()));
+            if (failure.code() == ErrorCode.UNSUPPORTED || failure.code() == ErrorCode.NOT_FOUND) {
+                return Optional.empty();
+            }
+            throw failure;
+        }
+        SocketChannel channel = upgrade.channel();
+        try {
+            String export = answer.header("Nbd-Export")
+                    .orElseThrow(() -> new CorruptInputException("POST " + target
+                            + ": 101 answer: header Nbd-Export: actual none, expected the export name"));
+            NbdConnection nbd = NbdConnection.negotiate(channel, export, List.of(), NbdConnection.Options.DEFAULT);
+            return Optional.of(NbdBlockSink.over(nbd));
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+        }
     }
 
     /**

@@ -22,6 +22,7 @@ import org.thinsr.allocmap.BlockSource;
 import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ExtentSet;
 import org.thinsr.allocmap.ThinsrException;
+import org.thinsr.lifecycle.Attachment;
 import org.thinsr.lifecycle.Attachments;
 import org.thinsr.lifecycle.Lifecycle;
 import org.thinsr.lifecycle.Progress;
@@ -357,6 +358,17 @@ public final class LifecycleDiskStore implements DiskStore, AutoCloseable {
             }
 
             @Override
+            public Optional<String> nbdTarget() {
+                Attachment attachment;
+                synchronized (writer) {
+                    attachment = writer.attachment;
+                }
+                return attachment != null && attachment.kind() == Attachment.Kind.NBD
+                        ? Optional.of(attachment.target())
+                        : Optional.empty();
+            }
+
+            @Override
             public void close() {
                 writer.release();
             }
@@ -388,6 +400,7 @@ public final class LifecycleDiskStore implements DiskStore, AutoCloseable {
         AllocationMap map;
         String etag;
         BlockSink sink;
+        Attachment attachment;
 
         Shared(String uuid, boolean writable) {
             this.uuid = uuid;
@@ -413,7 +426,8 @@ public final class LifecycleDiskStore implements DiskStore, AutoCloseable {
 
         synchronized void openForWriting() throws IOException {
             if (sink == null) {
-                sink = Attachments.openSink(lifecycle.vdiAttach(sr, uuid, false));
+                attachment = lifecycle.vdiAttach(sr, uuid, false);
+                sink = Attachments.openSink(attachment);
             }
         }
 
@@ -455,6 +469,7 @@ public final class LifecycleDiskStore implements DiskStore, AutoCloseable {
                 } finally {
                     source = null;
                     sink = null;
+                    attachment = null;
                     if (ownAttachment) {
                         lifecycle.vdiDetach(sr, uuid);
                     }

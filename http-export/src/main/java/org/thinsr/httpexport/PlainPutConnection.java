@@ -12,7 +12,9 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import org.thinsr.allocmap.CorruptInputException;
 
@@ -28,18 +30,28 @@ final class PlainPutConnection implements Closeable {
     static final int MAX_HEAD_BYTES = 64 << 10;
     static final int MAX_BODY_BYTES = 64 << 10;
 
-    /** What the server answered: the status and its (bounded) body. */
+    /** What the server answered: the status, its headers (names in lower case) and its (bounded) body. */
     static final class Answer {
         private final int status;
+        private final Map<String, String> headers;
         private final byte[] body;
 
         Answer(int status, byte[] body) {
+            this(status, Map.of(), body);
+        }
+
+        Answer(int status, Map<String, String> headers, byte[] body) {
             this.status = status;
+            this.headers = Map.copyOf(headers);
             this.body = body.clone();
         }
 
         int status() {
             return status;
+        }
+
+        Optional<String> header(String name) {
+            return Optional.ofNullable(headers.get(name.toLowerCase(Locale.ROOT)));
         }
 
         byte[] body() {
@@ -82,7 +94,7 @@ final class PlainPutConnection implements Closeable {
         head.append("\r\n");
         ByteBuffer[] parts = {ByteBuffer.wrap(head.toString().getBytes(StandardCharsets.ISO_8859_1)), body};
         if (channel == null) {
-            open();
+            open(true);
         }
         try {
             while (parts[0].hasRemaining() || parts[1].hasRemaining()) {
@@ -95,17 +107,67 @@ final class PlainPutConnection implements Closeable {
         }
     }
 
+    /**
+     * What {@link #upgrade} got: on {@code 101 Switching Protocols} the connection, handed over to
+     * the caller (it reads and writes the new protocol on it and closes it); otherwise null.
+     */
+    record Upgrade(Answer answer, SocketChannel channel) {}
+
+    /**
+     * Sends {@code POST uri} asking to switch to {@code protocol} ({@code Upgrade}, RFC 9110 §7.8)
+     * on a fresh connection whose answer head is read byte by byte, so that nothing of the new
+     * protocol after it is consumed. Any answer but 101 closes the connection.
+     */
+    Upgrade upgrade(URI uri, String protocol) throws IOException {
+        StringBuilder head = new StringBuilder(256)
+                .append("POST ")
+                .append(uri.getRawPath())
+                .append(" HTTP/1.1\r\nHost: ")
+                .append(origin.getHost())
+                .append(':')
+                .append(port())
+                .append("\r\nConnection: Upgrade\r\nUpgrade: ")
+                .append(protocol)
+                .append("\r\nContent-Length: 0\r\n");
+        token.ifPresent(
+                value -> head.append("Authorization: Bearer ").append(value).append("\r\n"));
+        head.append("\r\n");
+        close();
+        open(false);
+        try {
+            ByteBuffer request = ByteBuffer.wrap(head.toString().getBytes(StandardCharsets.ISO_8859_1));
+            while (request.hasRemaining()) {
+                channel.write(request);
+            }
+            Answer answer = readAnswer();
+            if (answer.status() != 101) {
+                close();
+                return new Upgrade(answer, null);
+            }
+            SocketChannel upgraded = channel;
+            channel.socket().setSoTimeout(0); // the new protocol keeps its own time limits
+            channel = null;
+            in = null;
+            return new Upgrade(answer, upgraded);
+        } catch (IOException | RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
     private int port() {
         return origin.getPort() < 0 ? 80 : origin.getPort();
     }
 
-    private void open() throws IOException {
+    /** {@code buffered}: answers read through a buffer (PUTs); unbuffered for an upgrade's head. */
+    private void open(boolean buffered) throws IOException {
         channel = SocketChannel.open();
         try {
             channel.socket().connect(new InetSocketAddress(origin.getHost(), port()), (int) timeout.toMillis());
             channel.socket().setSoTimeout((int) timeout.toMillis());
             channel.socket().setTcpNoDelay(true);
-            in = new BufferedInputStream(channel.socket().getInputStream(), 8192);
+            InputStream raw = channel.socket().getInputStream();
+            in = buffered ? new BufferedInputStream(raw, 8192) : raw;
         } catch (IOException | RuntimeException e) {
             close();
             throw e;
@@ -127,6 +189,7 @@ final class PlainPutConnection implements Closeable {
         }
         long length = -1;
         boolean chunked = false;
+        Map<String, String> headers = new HashMap<>();
         boolean closeAfter = words[0].equals("HTTP/1.0");
         int headBytes = statusLine.length();
         for (String line = readLine(); !line.isEmpty(); line = readLine()) {
@@ -140,6 +203,7 @@ final class PlainPutConnection implements Closeable {
             }
             String name = line.substring(0, colon).strip().toLowerCase(Locale.ROOT);
             String value = line.substring(colon + 1).strip();
+            headers.put(name, value);
             switch (name) {
                 case "content-length" -> {
                     try {
@@ -157,6 +221,9 @@ final class PlainPutConnection implements Closeable {
                     // not needed
                 }
             }
+        }
+        if (status == 101) {
+            return new Answer(status, headers, new byte[0]); // what follows is the new protocol's
         }
         byte[] body;
         if (chunked) {
@@ -178,7 +245,7 @@ final class PlainPutConnection implements Closeable {
         if (closeAfter) {
             close();
         }
-        return new Answer(status, body);
+        return new Answer(status, headers, body);
     }
 
     private byte[] readChunked() throws IOException {

@@ -1,6 +1,7 @@
 package org.thinsr.httpexport;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -23,12 +24,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.thinsr.allocmap.ThinsrException;
 import org.thinsr.lifecycle.CommandRunner;
 import org.thinsr.lifecycle.FileBackend;
 import org.thinsr.lifecycle.Lifecycle;
 import org.thinsr.lifecycle.SrRef;
 import org.thinsr.lifecycle.ThinsrHome;
 import org.thinsr.lifecycle.UriSchemes;
+import org.thinsr.qmpclient.NbdBlockSink;
 
 /**
  * {@code thinsr serve} on a real file SR (qcow2 files, qemu-img, qemu-storage-daemon, NBD) against
@@ -243,6 +246,77 @@ class FileSrServiceIT {
         Files.write(expectedFile, expected);
         assertContent(vdi, expectedFile);
         assertThat(lifecycle.vdiList(sr)).as("no staging VDI left behind").hasSize(1);
+    }
+
+    @Test
+    void nbdTunnelWritesTheVdiThroughItsDaemonAndReleasesItOnClose() throws Exception {
+        String vdi = createVdi("tunnelled");
+        HttpDiskClient client = new HttpDiskClient(server.uri(), Optional.empty());
+        byte[] bytes = Files.readAllBytes(source);
+        try (NbdBlockSink sink = client.nbdSink(vdi).orElseThrow()) {
+            assertThat(sink.size()).isEqualTo(SIZE);
+            for (int offset = SIZE - (1 << 20); offset >= 0; offset -= 1 << 20) { // backwards, 1 MiB each
+                sink.write(offset, ByteBuffer.wrap(bytes, offset, 1 << 20));
+            }
+            sink.writeZeroes(0, 4096); // zeros over data: the source's first 4 KiB become zero
+            sink.write(0, ByteBuffer.wrap(bytes, 0, 4096)); // and back
+            sink.flush();
+        }
+        assertContent(vdi, source);
+        // released with the tunnel: detached once the store's linger after the last user is over
+        long deadline = System.nanoTime()
+                + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(LifecycleDiskStore.LINGER_MILLIS + 20_000);
+        while (lifecycle.vdiStat(sr, vdi).attachment() != null && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        assertThat(lifecycle.vdiStat(sr, vdi).attachment())
+                .as("attachment after the tunnel closed")
+                .isNull();
+    }
+
+    @Test
+    void nbdTunnelRefusesWhatItMustAndSurvivesGarbage() throws Exception {
+        String vdi = createVdi("guarded");
+        HttpDiskClient client = new HttpDiskClient(server.uri(), Optional.empty());
+        Tools.Result noUpgrade = Tools.run(
+                List.of(curl, "-sS", "-X", "POST", "-w", "\n%{http_code}", url("/vdis/" + vdi + "/nbd")), null);
+        assertThat(noUpgrade.stdout())
+                .contains("Upgrade: actual none, expected 'nbd'")
+                .endsWith("400");
+        Tools.Result get = Tools.run(List.of(curl, "-sS", "-w", "\n%{http_code}", url("/vdis/" + vdi + "/nbd")), null);
+        assertThat(get.stdout()).contains("GET is not allowed").endsWith("501");
+        String snapshot = lifecycle.vdiSnapshot(sr, vdi).uuid();
+        assertThatThrownBy(() -> client.nbdSink(snapshot))
+                .isInstanceOf(ThinsrException.class)
+                .hasMessageContaining("409")
+                .hasMessageContaining("read-only");
+
+        // bytes that are not NBD after the upgrade: the daemon hangs up, the tunnel closes, the server goes on
+        try (java.nio.channels.SocketChannel raw = java.nio.channels.SocketChannel.open(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), server.port()))) {
+            raw.write(ByteBuffer.wrap(("POST /vdis/" + vdi + "/nbd HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                            + "Upgrade: nbd\r\nContent-Length: 0\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII)));
+            raw.socket().setSoTimeout(30_000);
+            java.io.InputStream in = raw.socket().getInputStream();
+            byte[] head = new byte[12];
+            assertThat(in.readNBytes(head, 0, 12)).isEqualTo(12);
+            assertThat(new String(head, StandardCharsets.US_ASCII)).isEqualTo("HTTP/1.1 101");
+            raw.write(ByteBuffer.wrap(new byte[64 << 10])); // zeros: a wrong NBD handshake reply
+            byte[] rest = in.readAllBytes(); // ends when the tunnel closes
+            assertThat(rest.length)
+                    .as("the 101's head, the daemon's greeting, then the end")
+                    .isLessThan(4096);
+        }
+        try (NbdBlockSink sink = client.nbdSink(vdi).orElseThrow()) {
+            sink.write(SIZE - 1, ByteBuffer.wrap(new byte[] {42}));
+            sink.flush();
+        }
+        Path expected = dir.resolve("last-byte.raw");
+        byte[] last = new byte[SIZE];
+        last[SIZE - 1] = 42;
+        Files.write(expected, last);
+        assertContent(vdi, expected);
     }
 
     private void awaitNoRunningTask() throws Exception {

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.net.URI;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.List;
@@ -67,6 +68,18 @@ class HttpDiskClientTest {
         expected[SIZE - 1] = 3;
         Arrays.fill(expected, 65_536, 131_072, (byte) 0);
         assertThat(store.content("disk1")).isEqualTo(expected);
+    }
+
+    @Test
+    void nbdTunnelOfAStoreWithoutNbdDaemonsIsAbsentSoTheClientWritesWithPuts() throws Exception {
+        assertThat(client.nbdSink("disk1"))
+                .as("501 UNSUPPORTED: no daemon serves this store's disks")
+                .isEmpty();
+        assertThatThrownBy(() -> client.nbdSink("no-such-disk"))
+                .isInstanceOf(ThinsrException.class)
+                .hasMessageContaining("404");
+        HttpDiskClient tls = new HttpDiskClient(URI.create("https://127.0.0.1:1/"), Optional.empty());
+        assertThat(tls.nbdSink("disk1")).as("https: no tunnel (yet)").isEmpty();
     }
 
     @Test

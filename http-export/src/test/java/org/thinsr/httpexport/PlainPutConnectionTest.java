@@ -118,6 +118,35 @@ class PlainPutConnectionTest {
     }
 
     @Test
+    void upgradeHandsOverTheConnectionWithTheNewProtocolsBytesUnreadAndRefusalsKeepTheirAnswer() throws Exception {
+        URI base = serve(List.of(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: nbd\r\nConnection: Upgrade\r\nNbd-Export: vol\r\n\r\n"
+                        + "NBDMAGIC",
+                "HTTP/1.1 501 Not Implemented\r\nContent-Length: 4\r\n\r\nnope"));
+        try (PlainPutConnection connection = new PlainPutConnection(base, Optional.of("t0k"), Duration.ofSeconds(5))) {
+            PlainPutConnection.Upgrade upgraded = connection.upgrade(base.resolve("vdis/a/nbd"), "nbd");
+            assertThat(upgraded.answer().status()).isEqualTo(101);
+            assertThat(upgraded.answer().header("NBD-EXPORT")).contains("vol");
+            try (java.nio.channels.SocketChannel channel = upgraded.channel()) {
+                ByteBuffer greeting = ByteBuffer.allocate(8);
+                while (greeting.hasRemaining() && channel.read(greeting) >= 0) {
+                    // the bytes after the head are the new protocol's, left for its reader
+                }
+                assertThat(new String(greeting.array(), StandardCharsets.US_ASCII))
+                        .isEqualTo("NBDMAGIC");
+            }
+            assertThat(requests.getFirst())
+                    .startsWith("POST /vdis/a/nbd HTTP/1.1\r\n")
+                    .contains("Connection: Upgrade\r\n", "Upgrade: nbd\r\n", "Authorization: Bearer t0k\r\n");
+            PlainPutConnection.Upgrade refused = connection.upgrade(base.resolve("vdis/b/nbd"), "nbd");
+            assertThat(refused.channel()).isNull();
+            assertThat(refused.answer().status()).isEqualTo(501);
+            assertThat(new String(refused.answer().body(), StandardCharsets.US_ASCII))
+                    .isEqualTo("nope");
+        }
+    }
+
+    @Test
     void anErrorAnswerBecomesTheServersCodeAndMessage() throws Exception {
         String json = "{\"code\":\"VDI_IN_USE\",\"message\":\"being exported\"}";
         URI base = serve(List.of("HTTP/1.1 409 Conflict\r\nContent-Length: " + json.length() + "\r\n\r\n" + json));

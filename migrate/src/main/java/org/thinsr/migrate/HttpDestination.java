@@ -1,15 +1,23 @@
 package org.thinsr.migrate;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import org.thinsr.allocmap.BlockSink;
+import org.thinsr.allocmap.BlockSource;
+import org.thinsr.allocmap.ErrorCode;
+import org.thinsr.allocmap.ThinsrException;
 import org.thinsr.httpexport.DiskStore;
 import org.thinsr.httpexport.HttpDiskClient;
+import org.thinsr.qmpclient.NbdBlockSink;
 
 /**
- * A new VDI on another {@code thinsr serve}: created with {@code POST /vdis}, written with ranged
- * PUTs and PATCH zero, verified with {@code GET /vdis/{vdi}/checksum}, removed with DELETE on
- * failure.
+ * A new VDI on another {@code thinsr serve}: created with {@code POST /vdis}, written over NBD
+ * through an HTTP upgrade ({@code POST /vdis/{vdi}/nbd}, one connection per pass shared by every
+ * worker) when the server offers one for the VDI, else with ranged PUTs and PATCH zero; verified
+ * with {@code GET /vdis/{vdi}/checksum}, removed with DELETE on failure.
  */
 public final class HttpDestination implements Migration.Destination {
     private final HttpDiskClient client;
@@ -51,6 +59,70 @@ public final class HttpDestination implements Migration.Destination {
     @Override
     public BlockSink openSink() {
         return client.sink(vdi, virtualSize);
+    }
+
+    /** One pass: through the NBD tunnel when the server offers it, closed before the pass returns. */
+    @Override
+    public SparseCopier.Result copy(
+            CopyPlan plan,
+            SparseCopier.Opener<BlockSource> sources,
+            SparseCopier.Options options,
+            Optional<CopyJournal> journal,
+            SparseCopier.Listener listener,
+            BooleanSupplier cancelled)
+            throws IOException {
+        Optional<NbdBlockSink> tunnel = client.nbdSink(vdi);
+        if (tunnel.isEmpty()) {
+            return Migration.Destination.super.copy(plan, sources, options, journal, listener, cancelled);
+        }
+        try (NbdBlockSink sink = tunnel.get()) {
+            BlockSink shared = peerErrors(sink, "NBD tunnel to " + describe());
+            return SparseCopier.copy(plan, sources, () -> shared, options, journal, listener, cancelled);
+        }
+    }
+
+    /**
+     * The shared tunnel sink as each worker sees it: closing leaves it open, and a failure of the
+     * connection is the peer's ({@code PEER_ERROR}, as a failed PUT is), named with {@code where}.
+     */
+    private static BlockSink peerErrors(BlockSink sink, String where) {
+        return new BlockSink() {
+            @Override
+            public long size() throws IOException {
+                return sink.size();
+            }
+
+            @Override
+            public void write(long offset, ByteBuffer buffer) {
+                run(() -> sink.write(offset, buffer));
+            }
+
+            @Override
+            public void writeZeroes(long offset, long length) {
+                run(() -> sink.writeZeroes(offset, length));
+            }
+
+            @Override
+            public void flush() {
+                run(sink::flush);
+            }
+
+            private void run(Call call) {
+                try {
+                    call.run();
+                } catch (IOException e) {
+                    throw new ThinsrException(ErrorCode.PEER_ERROR, where + ": " + e.getMessage(), e);
+                }
+            }
+
+            @Override
+            public void close() {}
+        };
+    }
+
+    @FunctionalInterface
+    private interface Call {
+        void run() throws IOException;
     }
 
     @Override

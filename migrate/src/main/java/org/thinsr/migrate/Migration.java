@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.Closeable;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -325,7 +324,7 @@ public final class Migration {
             SparseCopier.Result result = destination.copy(
                     plan,
                     () -> shared.isPresent()
-                            ? unclosed(shared.get())
+                            ? Unclosed.source(shared.get())
                             : Attachments.openSource(lifecycle.vdiAttach(sr, readUuid, true)),
                     options.copy(),
                     Optional.of(journal),
@@ -343,24 +342,6 @@ public final class Migration {
                 lifecycle.vdiDetach(sr, readUuid);
             }
         }
-    }
-
-    /** One worker's view of a thread-safe source shared by all: closing it leaves the source open. */
-    private static BlockSource unclosed(BlockSource source) {
-        return new BlockSource() {
-            @Override
-            public long size() throws IOException {
-                return source.size();
-            }
-
-            @Override
-            public void readFully(long offset, ByteBuffer buffer) throws IOException {
-                source.readFully(offset, buffer);
-            }
-
-            @Override
-            public void close() {}
-        };
     }
 
     private void verify(String snapshotUuid, AllocationMap map) throws IOException {

@@ -1,7 +1,6 @@
 package org.thinsr.migrate;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.util.List;
 import org.thinsr.allocmap.AllocationMap;
 import org.thinsr.allocmap.BlockChecksums;
@@ -83,30 +82,7 @@ public final class NbdDestination implements Migration.Destination {
         if (sink == null) {
             throw new IllegalStateException("openSink before prepare");
         }
-        return new BlockSink() {
-            @Override
-            public long size() {
-                return sink.size();
-            }
-
-            @Override
-            public void write(long offset, ByteBuffer buffer) throws IOException {
-                sink.write(offset, buffer);
-            }
-
-            @Override
-            public void writeZeroes(long offset, long length) throws IOException {
-                sink.writeZeroes(offset, length);
-            }
-
-            @Override
-            public void flush() throws IOException {
-                sink.flush();
-            }
-
-            @Override
-            public void close() {}
-        };
+        return Unclosed.sink(sink);
     }
 
     @Override

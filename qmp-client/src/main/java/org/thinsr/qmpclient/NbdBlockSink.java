@@ -31,6 +31,18 @@ public final class NbdBlockSink implements BlockSink {
         return new NbdBlockSink(pool);
     }
 
+    /**
+     * A writer over one connection negotiated by the caller (for example through an HTTP upgrade);
+     * closing the sink closes the connection. Fails when the export is read-only.
+     */
+    public static NbdBlockSink over(NbdConnection connection) throws IOException {
+        if (connection.info().readOnly()) {
+            connection.close();
+            throw new NbdException(1, "NBD export " + connection.info().exportName() + " is read-only");
+        }
+        return new NbdBlockSink(NbdConnectionPool.of(connection));
+    }
+
     @Override
     public long size() {
         return pool.first().size();

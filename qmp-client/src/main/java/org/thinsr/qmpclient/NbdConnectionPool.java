@@ -40,6 +40,11 @@ final class NbdConnectionPool implements AutoCloseable {
         return new NbdConnectionPool(connections);
     }
 
+    /** A pool of the one connection given (negotiated on a channel of the caller's). */
+    static NbdConnectionPool of(NbdConnection connection) {
+        return new NbdConnectionPool(List.of(connection));
+    }
+
     NbdConnection first() {
         return connections.getFirst();
     }

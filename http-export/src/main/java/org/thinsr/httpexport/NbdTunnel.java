@@ -1,0 +1,134 @@
+package org.thinsr.httpexport;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.eclipse.jetty.io.AbstractConnection;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.util.Blocker;
+import org.eclipse.jetty.util.BufferUtil;
+
+/**
+ * What an HTTP connection becomes after {@code POST /vdis/{vdi}/nbd} answered {@code 101 Switching
+ * Protocols}: a byte pipe between the client and the NBD socket of the daemon that serves the VDI,
+ * one virtual thread each way. The client then speaks NBD itself (handshake, writes, flush,
+ * disconnect) to that one export; the server frames nothing and copies each byte once each way, where
+ * ranged PUTs cost a request, a parse and a copy into a buffer per MiB. Either side ending or
+ * failing closes both; {@code onClosed} runs once, after that (it releases the VDI).
+ */
+final class NbdTunnel extends AbstractConnection implements Connection.UpgradeTo {
+    static final int BUFFER_BYTES = 256 << 10;
+
+    private final SocketChannel daemon;
+    private final Metrics metrics;
+    private final Runnable onClosed;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private ByteBuffer early;
+
+    NbdTunnel(EndPoint endPoint, SocketChannel daemon, Metrics metrics, Runnable onClosed) {
+        super(endPoint, StandardFormats.IO);
+        this.daemon = daemon;
+        this.metrics = metrics;
+        this.onClosed = onClosed;
+    }
+
+    /** Bytes the client sent after its request head, already read by the HTTP connection. */
+    @Override
+    public void onUpgradeTo(ByteBuffer buffer) {
+        if (buffer != null && buffer.hasRemaining()) {
+            early = ByteBuffer.allocate(buffer.remaining()).put(buffer).flip();
+        }
+    }
+
+    @Override
+    public void onOpen() {
+        super.onOpen();
+        Thread.ofVirtual().name("nbd-tunnel-in").start(this::clientToDaemon);
+        Thread.ofVirtual().name("nbd-tunnel-out").start(this::daemonToClient);
+    }
+
+    @Override
+    public void onFillable() {
+        // reads wait on fill interest of their own (clientToDaemon), not on the connection's
+    }
+
+    @Override
+    public void onClose(Throwable cause) {
+        super.onClose(cause);
+        shut(); // the client went away or idled out: the daemon's side goes too
+    }
+
+    private void clientToDaemon() {
+        EndPoint client = getEndPoint();
+        ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES);
+        try {
+            if (early != null) {
+                writeFully(early);
+            }
+            while (!closed.get()) {
+                BufferUtil.clear(buffer);
+                int n = client.fill(buffer);
+                if (n < 0) {
+                    break;
+                }
+                if (n == 0) {
+                    try (Blocker.Callback readable = Blocker.callback()) {
+                        client.fillInterested(readable);
+                        readable.block();
+                    }
+                    continue;
+                }
+                metrics.bytesIn.add(n);
+                writeFully(buffer);
+            }
+        } catch (IOException | RuntimeException e) {
+            // the pipe is broken: both sides are closed below and the client sees its connection end
+        } finally {
+            shut();
+        }
+    }
+
+    private void writeFully(ByteBuffer buffer) throws IOException {
+        while (buffer.hasRemaining()) {
+            daemon.write(buffer);
+        }
+    }
+
+    private void daemonToClient() {
+        EndPoint client = getEndPoint();
+        ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES);
+        try {
+            while (!closed.get()) {
+                buffer.clear();
+                if (daemon.read(buffer) < 0) {
+                    break;
+                }
+                buffer.flip();
+                metrics.bytesOut.add(buffer.remaining());
+                try (Blocker.Callback written = Blocker.callback()) {
+                    client.write(written, buffer);
+                    written.block();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // as above
+        } finally {
+            shut();
+        }
+    }
+
+    private void shut() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            daemon.close();
+        } catch (IOException ignored) {
+            // closing is all that is left to do
+        }
+        getEndPoint().close();
+        onClosed.run();
+    }
+}
