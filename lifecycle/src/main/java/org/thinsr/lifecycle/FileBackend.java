@@ -24,6 +24,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Stream;
@@ -37,6 +38,7 @@ import org.thinsr.allocmap.QemuImgMapParser;
 import org.thinsr.allocmap.ThinsrException;
 import org.thinsr.qmpclient.QmpClient;
 import org.thinsr.qmpclient.QmpException;
+import org.thinsr.vhdstream.FileAllocation;
 
 /**
  * The embedded default backend: an SR is a directory, a thin volume a qcow2 file made by {@code
@@ -245,10 +247,9 @@ public final class FileBackend implements StorageBackend {
                 for (Path entry : entries) {
                     String file = entry.getFileName().toString();
                     if (file.endsWith(QCOW2) || file.endsWith(RAW)) {
-                        JsonNode info = imageInfo(entry, formatOf(entry));
-                        physical += info.path("actual-size").asLong(0);
+                        physical += allocatedBytes(entry, formatOf(entry));
                         if (!file.startsWith(".")) {
-                            virtual += info.path("virtual-size").asLong(0);
+                            virtual += virtualSize(entry);
                         }
                     }
                 }
@@ -1249,6 +1250,23 @@ public final class FileBackend implements StorageBackend {
         }
     }
 
+    /**
+     * The bytes {@code file} occupies on disk ({@code qemu-img info}'s {@code actual-size}): one
+     * {@code statx} ({@link FileAllocation}), or {@code qemu-img info} where the platform cannot
+     * tell. It used to be {@code qemu-img info} always, five runs of 25–45 ms per migration.
+     */
+    private long allocatedBytes(Path file, String format) {
+        try {
+            OptionalLong bytes = FileAllocation.allocatedBytes(file);
+            if (bytes.isPresent()) {
+                return bytes.getAsLong();
+            }
+        } catch (IOException e) {
+            throw ioError("cannot read the allocation of " + file, e);
+        }
+        return imageInfo(file, format).path("actual-size").asLong(0);
+    }
+
     private JsonNode imageInfo(Path file, String format) {
         String json = runner.check(
                 List.of("qemu-img", "info", "-U", "--output=json", "-f", format, file.toString()), TOOL_TIMEOUT);
@@ -1407,7 +1425,7 @@ public final class FileBackend implements StorageBackend {
         Path directory = directory(sr);
         Path file = volume(directory, volumeName);
         String format = formatOf(file);
-        JsonNode info = imageInfo(file, format);
+        long virtualSize = virtualSize(file);
         boolean hasOrigin = false;
         if (format.equals("qcow2")) {
             List<Path> chain = chain(directory, file);
@@ -1418,8 +1436,8 @@ public final class FileBackend implements StorageBackend {
         }
         return new VolumeInfo(
                 volumeName,
-                info.path("virtual-size").asLong(),
-                info.path("actual-size").asLong(0),
+                virtualSize,
+                allocatedBytes(file, format),
                 format.equals("raw") ? Provisioning.PREALLOCATED : Provisioning.THIN,
                 isReadOnly(file),
                 hasOrigin,

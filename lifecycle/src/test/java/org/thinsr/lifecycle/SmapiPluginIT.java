@@ -43,6 +43,7 @@ class SmapiPluginIT {
                         java,
                         "-Xshare:auto",
                         "-XX:TieredStopAtLevel=1",
+                        "--enable-native-access=ALL-UNNAMED", // as bin/thinsr: statx and friends over FFM
                         "-cp",
                         System.getProperty("java.class.path"),
                         PluginMain.class.getName()));

@@ -50,6 +50,11 @@ final class FileExtents {
     private static final int FALLOC_FL_KEEP_SIZE = 1;
     private static final int FALLOC_FL_PUNCH_HOLE = 2;
     private static final int SYNC_FILE_RANGE_WRITE = 2;
+    private static final int AT_FDCWD = -100;
+    private static final int STATX_BLOCKS = 0x400;
+    private static final int STATX_BYTES = 256;
+    private static final long STATX_MASK_OFFSET = 0;
+    private static final long STATX_BLOCKS_OFFSET = 48;
 
     private static final Native NATIVE = Native.load();
 
@@ -214,6 +219,39 @@ final class FileExtents {
         }
     }
 
+    /**
+     * The bytes {@code file} occupies on its file system: {@code stx_blocks × 512} of {@code statx}
+     * (what {@code du} and {@code qemu-img info}'s {@code actual-size} report), whose layout is the
+     * same on every architecture. Empty where the platform or C library has no {@code statx}.
+     */
+    static java.util.OptionalLong allocatedBytes(Path file) throws IOException {
+        if (NATIVE == null || NATIVE.statx == null) {
+            return java.util.OptionalLong.empty();
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment errno = arena.allocate(NATIVE.captureLayout);
+            MemorySegment path = arena.allocateFrom(file.toString());
+            MemorySegment buffer = arena.allocate(STATX_BYTES, 8);
+            int result;
+            try {
+                result = (int) NATIVE.statx.invokeExact(errno, AT_FDCWD, path, 0, STATX_BLOCKS, buffer);
+            } catch (Throwable e) {
+                throw new IOException("statx(" + file + ") failed: " + e, e);
+            }
+            if (result != 0) {
+                int error = NATIVE.errno(errno);
+                if (error == ENOSYS || error == EINVAL) {
+                    return java.util.OptionalLong.empty();
+                }
+                throw NATIVE.failure("statx", file, error);
+            }
+            if ((buffer.get(JAVA_INT, STATX_MASK_OFFSET) & STATX_BLOCKS) == 0) {
+                return java.util.OptionalLong.empty();
+            }
+            return java.util.OptionalLong.of(buffer.get(JAVA_LONG, STATX_BLOCKS_OFFSET) * 512);
+        }
+    }
+
     /** The bound libc functions; {@code null} when unavailable. */
     private static final class Native {
         final StructLayout captureLayout;
@@ -224,6 +262,7 @@ final class FileExtents {
         final MethodHandle strerror;
         final MethodHandle fallocate;
         final MethodHandle syncFileRange;
+        final MethodHandle statx;
 
         private Native(
                 StructLayout captureLayout,
@@ -232,7 +271,8 @@ final class FileExtents {
                 MethodHandle close,
                 MethodHandle strerror,
                 MethodHandle fallocate,
-                MethodHandle syncFileRange) {
+                MethodHandle syncFileRange,
+                MethodHandle statx) {
             this.captureLayout = captureLayout;
             this.errnoHandle = captureLayout.varHandle(PathElement.groupElement("errno"));
             this.open = open;
@@ -241,6 +281,7 @@ final class FileExtents {
             this.strerror = strerror;
             this.fallocate = fallocate;
             this.syncFileRange = syncFileRange;
+            this.statx = statx;
         }
 
         @SuppressWarnings("restricted") // the whole point of this class; the jar enables native access
@@ -277,8 +318,21 @@ final class FileExtents {
                         "sync_file_range",
                         FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT),
                         errno);
+                MethodHandle statx = optional(
+                        linker,
+                        libc,
+                        "statx",
+                        FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS),
+                        errno);
                 return new Native(
-                        Linker.Option.captureStateLayout(), open, lseek, close, strerror, fallocate, syncFileRange);
+                        Linker.Option.captureStateLayout(),
+                        open,
+                        lseek,
+                        close,
+                        strerror,
+                        fallocate,
+                        syncFileRange,
+                        statx);
             } catch (RuntimeException | LinkageError e) {
                 return null;
             }
