@@ -76,23 +76,12 @@ final class PlainPutConnection implements Closeable {
 
     /** Sends {@code PUT uri} with {@code body} (all of its remaining bytes) and returns the answer. */
     Answer put(URI uri, String contentRange, ByteBuffer body) throws IOException {
-        StringBuilder head = new StringBuilder(256)
-                .append("PUT ")
-                .append(uri.getRawPath())
-                .append(uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery())
-                .append(" HTTP/1.1\r\nHost: ")
-                .append(origin.getHost())
-                .append(':')
-                .append(port())
-                .append("\r\nContent-Range: ")
-                .append(contentRange)
-                .append("\r\nContent-Length: ")
-                .append(body.remaining())
-                .append("\r\n");
-        token.ifPresent(
-                value -> head.append("Authorization: Bearer ").append(value).append("\r\n"));
-        head.append("\r\n");
-        ByteBuffer[] parts = {ByteBuffer.wrap(head.toString().getBytes(StandardCharsets.ISO_8859_1)), body};
+        String head = head(
+                "PUT",
+                uri.getRawPath() + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery()),
+                "Content-Range: " + contentRange,
+                "Content-Length: " + body.remaining());
+        ByteBuffer[] parts = {ByteBuffer.wrap(head.getBytes(StandardCharsets.ISO_8859_1)), body};
         if (channel == null) {
             open(true);
         }
@@ -119,23 +108,12 @@ final class PlainPutConnection implements Closeable {
      * protocol after it is consumed. Any answer but 101 closes the connection.
      */
     Upgrade upgrade(URI uri, String protocol) throws IOException {
-        StringBuilder head = new StringBuilder(256)
-                .append("POST ")
-                .append(uri.getRawPath())
-                .append(" HTTP/1.1\r\nHost: ")
-                .append(origin.getHost())
-                .append(':')
-                .append(port())
-                .append("\r\nConnection: Upgrade\r\nUpgrade: ")
-                .append(protocol)
-                .append("\r\nContent-Length: 0\r\n");
-        token.ifPresent(
-                value -> head.append("Authorization: Bearer ").append(value).append("\r\n"));
-        head.append("\r\n");
+        String head =
+                head("POST", uri.getRawPath(), "Connection: Upgrade", "Upgrade: " + protocol, "Content-Length: 0");
         close();
         open(false);
         try {
-            ByteBuffer request = ByteBuffer.wrap(head.toString().getBytes(StandardCharsets.ISO_8859_1));
+            ByteBuffer request = ByteBuffer.wrap(head.getBytes(StandardCharsets.ISO_8859_1));
             while (request.hasRemaining()) {
                 channel.write(request);
             }
@@ -153,6 +131,25 @@ final class PlainPutConnection implements Closeable {
             close();
             throw e;
         }
+    }
+
+    /** A request head: the request line, Host, {@code headers}, the token's Authorization, the blank line. */
+    private String head(String method, String target, String... headers) {
+        StringBuilder head = new StringBuilder(256)
+                .append(method)
+                .append(' ')
+                .append(target)
+                .append(" HTTP/1.1\r\nHost: ")
+                .append(origin.getHost())
+                .append(':')
+                .append(port())
+                .append("\r\n");
+        for (String header : headers) {
+            head.append(header).append("\r\n");
+        }
+        token.ifPresent(
+                value -> head.append("Authorization: Bearer ").append(value).append("\r\n"));
+        return head.append("\r\n").toString();
     }
 
     private int port() {

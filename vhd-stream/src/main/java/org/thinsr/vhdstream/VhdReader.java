@@ -42,7 +42,8 @@ public final class VhdReader {
 
     private final BlockSink sink;
     private final boolean targetIsZero;
-    private ByteBuffer chunk;
+    private int chunkBytes;
+    private ByteBuffer chunk; // only for reads that are not done in place: see chunk()
     private long bytesWritten;
     private long bytesZeroed;
 
@@ -100,7 +101,7 @@ public final class VhdReader {
                 : image.header() == null
                         ? image.virtualSize()
                         : Math.min(image.virtualSize(), image.header().blockSize());
-        chunk = ByteBuffer.allocateDirect((int) Math.max(VhdFormat.SECTOR_SIZE, Math.min(CHUNK, largestCopy)));
+        chunkBytes = (int) Math.max(VhdFormat.SECTOR_SIZE, Math.min(CHUNK, largestCopy));
         Result result;
         if (image.footer() == null) {
             result = streamFixed((VhdInput.Forward) input, image.leadingData());
@@ -143,9 +144,8 @@ public final class VhdReader {
             last = firstSector;
         } else {
             checkSinkSize(footerOffset);
-            chunk.clear();
-            chunk.put(firstSector).flip();
-            writeDetectingZeros(chunk, 0, false);
+            ByteBuffer first = chunk().clear().put(firstSector).flip();
+            writeDetectingZeros(first, 0, false);
             copyData(
                     input,
                     VhdFormat.SECTOR_SIZE,
@@ -236,14 +236,22 @@ public final class VhdReader {
             if (view != null) {
                 writeDetectingZeros(view, to + done, true);
             } else {
-                n = Math.min(chunk.capacity(), n);
-                chunk.clear().limit(n);
-                input.read(from + done, chunk, field);
-                chunk.flip();
-                writeDetectingZeros(chunk, to + done, false);
+                ByteBuffer buffer = chunk();
+                n = Math.min(buffer.capacity(), n);
+                buffer.clear().limit(n);
+                input.read(from + done, buffer, field);
+                writeDetectingZeros(buffer.flip(), to + done, false);
             }
             done += n;
         }
+    }
+
+    /** The buffer reads go through, allocated on first use: a file read in place never needs it. */
+    private ByteBuffer chunk() {
+        if (chunk == null) {
+            chunk = ByteBuffer.allocateDirect(chunkBytes);
+        }
+        return chunk;
     }
 
     /** Writes {@code data} at {@code diskOffset}, its zero granules as zero ranges. */
