@@ -13,6 +13,7 @@ final class Metrics {
     final LongAdder requests = new LongAdder();
     private final ConcurrentHashMap<ErrorCode, LongAdder> errors = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Integer, LongAdder> statuses = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, LongAdder> tunnels = new ConcurrentHashMap<>();
 
     void error(ErrorCode code) {
         errors.computeIfAbsent(code, key -> new LongAdder()).increment();
@@ -20,6 +21,11 @@ final class Metrics {
 
     void status(int status) {
         statuses.computeIfAbsent(status, key -> new LongAdder()).increment();
+    }
+
+    /** An NBD tunnel opened, relaying with {@code relay} ({@code splice} or {@code copy}). */
+    void tunnel(String relay) {
+        tunnels.computeIfAbsent(relay, key -> new LongAdder()).increment();
     }
 
     long errorCount(ErrorCode code) {
@@ -41,6 +47,15 @@ final class Metrics {
                 .append("# TYPE thinsr_http_responses_total counter\n");
         for (Map.Entry<Integer, LongAdder> entry : new TreeMap<>(statuses).entrySet()) {
             text.append("thinsr_http_responses_total{status=\"")
+                    .append(entry.getKey())
+                    .append("\"} ")
+                    .append(entry.getValue().sum())
+                    .append('\n');
+        }
+        text.append("# HELP thinsr_nbd_tunnels_total NBD tunnels opened, by relay (splice: in the kernel).\n")
+                .append("# TYPE thinsr_nbd_tunnels_total counter\n");
+        for (Map.Entry<String, LongAdder> entry : new TreeMap<>(tunnels).entrySet()) {
+            text.append("thinsr_nbd_tunnels_total{relay=\"")
                     .append(entry.getKey())
                     .append("\"} ")
                     .append(entry.getValue().sum())

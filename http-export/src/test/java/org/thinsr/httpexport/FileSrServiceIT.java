@@ -250,7 +250,30 @@ class FileSrServiceIT {
 
     @Test
     void nbdTunnelWritesTheVdiThroughItsDaemonAndReleasesItOnClose() throws Exception {
-        String vdi = createVdi("tunnelled");
+        assertThat(SpliceRelay.available())
+                .as("splice relay (native access and --add-exports java.base/sun.nio.ch in this JVM)")
+                .isTrue();
+        writeThroughTunnelAndRelease("tunnelled");
+        assertThat(Tools.check(List.of(curl, "-sSf", url("/metrics"))).stdout())
+                .contains("thinsr_nbd_tunnels_total{relay=\"splice\"} 1")
+                .doesNotContain("relay=\"copy\"");
+    }
+
+    @Test
+    void nbdTunnelCopiesThroughTheJvmWhenToldTo() throws Exception {
+        System.setProperty(NbdTunnel.RELAY_PROPERTY, "copy");
+        try {
+            writeThroughTunnelAndRelease("copied");
+        } finally {
+            System.clearProperty(NbdTunnel.RELAY_PROPERTY);
+        }
+        assertThat(Tools.check(List.of(curl, "-sSf", url("/metrics"))).stdout())
+                .contains("thinsr_nbd_tunnels_total{relay=\"copy\"} 1")
+                .doesNotContain("relay=\"splice\"");
+    }
+
+    private void writeThroughTunnelAndRelease(String name) throws Exception {
+        String vdi = createVdi(name);
         HttpDiskClient client = new HttpDiskClient(server.uri(), Optional.empty());
         byte[] bytes = Files.readAllBytes(source);
         try (NbdBlockSink sink = client.nbdSink(vdi).orElseThrow()) {
