@@ -3,6 +3,7 @@ package org.thinsr.allocmap;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
 
 /**
  * A virtual disk written by position: the target of an import, a copy or a migration.
@@ -25,6 +26,15 @@ public interface BlockSink extends Closeable {
      */
     default void writeRetained(long offset, ByteBuffer buffer) throws IOException {
         write(offset, buffer);
+    }
+
+    /**
+     * Writes the bytes of {@code regions}, one after another, at {@code offset} without reading
+     * them into memory ({@code sendfile} to a socket), when this sink can: true when it wrote them,
+     * false (the default) when it cannot and wrote nothing, and the caller reads and {@link #write}s.
+     */
+    default boolean writeRegions(long offset, List<FileRegion> regions) throws IOException {
+        return false;
     }
 
     /**

@@ -3,6 +3,8 @@ package org.thinsr.allocmap;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Optional;
 
 /**
  * A virtual disk read by position: a file, a block device, an NBD export, an HTTP range reader.
@@ -23,6 +25,18 @@ public interface BlockSource extends Closeable {
      * @throws IOException on any read failure
      */
     void readFully(long offset, ByteBuffer buffer) throws IOException;
+
+    /**
+     * Where the bytes of {@code [offset, offset + length)} lie, in order (see {@link FileRegion}),
+     * for a sink that sends bytes of a file without reading them ({@link BlockSink#writeRegions});
+     * empty when the source cannot tell (the default) and the caller reads. The files stay open and
+     * unchanged while the source is open.
+     *
+     * @throws java.io.EOFException when the range passes the end of the source
+     */
+    default Optional<List<FileRegion>> regions(long offset, long length) throws IOException {
+        return Optional.empty();
+    }
 
     /**
      * The source's own allocation map, when it can tell one cheaply (SEEK_DATA/SEEK_HOLE, NBD block

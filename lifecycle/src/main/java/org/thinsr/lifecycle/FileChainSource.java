@@ -7,8 +7,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.thinsr.allocmap.BlockSource;
 import org.thinsr.allocmap.CorruptInputException;
+import org.thinsr.allocmap.FileRegion;
 import org.thinsr.allocmap.HostExtents;
 
 /**
@@ -79,6 +81,35 @@ final class FileChainSource implements BlockSource {
                 position += length;
             }
         }
+    }
+
+    /** The pieces of the chain's files (and the zeros between them) that make up the range. */
+    @Override
+    public Optional<List<FileRegion>> regions(long offset, long length) throws IOException {
+        if (offset < 0 || length < 0 || offset > size - length) {
+            throw new java.io.EOFException(
+                    "range of " + length + " bytes at " + offset + " is outside the disk of " + size);
+        }
+        List<FileRegion> regions = new ArrayList<>();
+        long position = offset;
+        long end = offset + length;
+        while (position < end) {
+            int run = host.find(position);
+            if (run < 0) {
+                int next = -run - 1;
+                long gapEnd = Math.min(end, next < host.size() ? host.start(next) : size);
+                regions.add(FileRegion.zeros(gapEnd - position));
+                position = gapEnd;
+            } else {
+                long runEnd = Math.min(end, host.end(run));
+                regions.add(new FileRegion(
+                        files.get(host.depth(run)),
+                        host.hostOffset(run) + (position - host.start(run)),
+                        runEnd - position));
+                position = runEnd;
+            }
+        }
+        return Optional.of(regions);
     }
 
     private void read(int run, long position, ByteBuffer buffer, int length) throws IOException {

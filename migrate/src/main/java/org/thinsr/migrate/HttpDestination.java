@@ -7,7 +7,9 @@ import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import org.thinsr.allocmap.BlockSink;
 import org.thinsr.allocmap.BlockSource;
+import org.thinsr.allocmap.CorruptInputException;
 import org.thinsr.allocmap.ErrorCode;
+import org.thinsr.allocmap.FileRegion;
 import org.thinsr.allocmap.ThinsrException;
 import org.thinsr.httpexport.DiskStore;
 import org.thinsr.httpexport.HttpDiskClient;
@@ -98,6 +100,17 @@ public final class HttpDestination implements Migration.Destination {
             }
 
             @Override
+            public boolean writeRegions(long offset, List<FileRegion> regions) throws IOException {
+                try {
+                    return sink.writeRegions(offset, regions);
+                } catch (CorruptInputException e) {
+                    throw e; // the source's files are not what their map said: not the peer's fault
+                } catch (IOException e) {
+                    throw peer(e);
+                }
+            }
+
+            @Override
             public void writeZeroes(long offset, long length) {
                 run(() -> sink.writeZeroes(offset, length));
             }
@@ -111,8 +124,12 @@ public final class HttpDestination implements Migration.Destination {
                 try {
                     call.run();
                 } catch (IOException e) {
-                    throw new ThinsrException(ErrorCode.PEER_ERROR, where + ": " + e.getMessage(), e);
+                    throw peer(e);
                 }
+            }
+
+            private ThinsrException peer(IOException e) {
+                return new ThinsrException(ErrorCode.PEER_ERROR, where + ": " + e.getMessage(), e);
             }
 
             @Override

@@ -18,12 +18,16 @@ import org.thinsr.allocmap.BlockSink;
 import org.thinsr.allocmap.BlockSource;
 import org.thinsr.allocmap.ErrorCode;
 import org.thinsr.allocmap.ExtentSet;
+import org.thinsr.allocmap.FileRegion;
 import org.thinsr.allocmap.ThinsrException;
 
 /**
  * Executes a {@link CopyPlan}: reads the data extents from a source and writes them to a sink, and
  * zeroes the zero extents, over {@code connections} parallel workers (each with its own source and
- * sink), in chunks of at most {@code chunkBytes}. Holes are never read or sent.
+ * sink), in chunks of at most {@code chunkBytes}. Holes are never read or sent. Where the source
+ * tells where a chunk's bytes lie in its files and the sink can send files ({@link
+ * BlockSink#writeRegions}: an NBD socket), the chunk goes from the page cache to the socket without
+ * being read into memory.
  *
  * <p>With a {@link CopyJournal}, a worker records what it finished only after flushing its sink
  * (every {@link Options#journalEveryBytes()} bytes or 2 s), so a resumed copy redoes nothing that was
@@ -189,10 +193,13 @@ public final class SparseCopier {
                 if (work.isData(item)) {
                     int length = (int) (end - start);
                     options.bandwidth().acquire(length);
-                    buffer.clear().limit(length);
-                    source.readFully(start, buffer);
-                    buffer.flip();
-                    sink.write(start, buffer);
+                    Optional<List<FileRegion>> regions = source.regions(start, length);
+                    if (regions.isEmpty() || !sink.writeRegions(start, regions.get())) {
+                        buffer.clear().limit(length);
+                        source.readFully(start, buffer);
+                        buffer.flip();
+                        sink.write(start, buffer);
+                    }
                     sent.addAndGet(length);
                 } else {
                     sink.writeZeroes(start, end - start);

@@ -2,8 +2,11 @@ package org.thinsr.migrate;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Optional;
 import org.thinsr.allocmap.BlockSink;
 import org.thinsr.allocmap.BlockSource;
+import org.thinsr.allocmap.FileRegion;
 
 /**
  * Views of one thread-safe source or sink shared by every copy worker: each worker closes its view
@@ -25,6 +28,11 @@ final class Unclosed {
             }
 
             @Override
+            public Optional<List<FileRegion>> regions(long offset, long length) throws IOException {
+                return source.regions(offset, length);
+            }
+
+            @Override
             public void close() {}
         };
     }
@@ -39,6 +47,16 @@ final class Unclosed {
             @Override
             public void write(long offset, ByteBuffer buffer) throws IOException {
                 sink.write(offset, buffer);
+            }
+
+            @Override
+            public void writeRetained(long offset, ByteBuffer buffer) throws IOException {
+                sink.writeRetained(offset, buffer);
+            }
+
+            @Override
+            public boolean writeRegions(long offset, List<FileRegion> regions) throws IOException {
+                return sink.writeRegions(offset, regions);
             }
 
             @Override

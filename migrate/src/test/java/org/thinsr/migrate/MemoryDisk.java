@@ -3,11 +3,15 @@ package org.thinsr.migrate;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import org.thinsr.allocmap.BlockSink;
 import org.thinsr.allocmap.BlockSource;
 import org.thinsr.allocmap.ExtentSet;
+import org.thinsr.allocmap.FileRegion;
 
 /** A hand-written in-memory disk that counts what is read and written, and can fail on demand. */
 final class MemoryDisk {
@@ -15,6 +19,10 @@ final class MemoryDisk {
     final AtomicLong bytesRead = new AtomicLong();
     final AtomicLong bytesWritten = new AtomicLong();
     final AtomicLong flushes = new AtomicLong();
+    /** Bytes the sink took as file regions ({@link BlockSink#writeRegions}), when it accepts them. */
+    final AtomicLong bytesFromRegions = new AtomicLong();
+
+    volatile boolean acceptsRegions;
     volatile long failWritesAfterBytes = Long.MAX_VALUE;
     volatile ExtentSet forbiddenReads = ExtentSet.empty();
 
@@ -53,6 +61,33 @@ final class MemoryDisk {
         };
     }
 
+    /** {@link #source()} that also tells where its bytes lie: in {@code file}, a copy of {@link #bytes}. */
+    BlockSource sourceWithRegions(FileChannel file) {
+        BlockSource plain = source();
+        return new BlockSource() {
+            @Override
+            public long size() {
+                return bytes.length;
+            }
+
+            @Override
+            public void readFully(long offset, ByteBuffer buffer) throws IOException {
+                plain.readFully(offset, buffer);
+            }
+
+            @Override
+            public Optional<List<FileRegion>> regions(long offset, long length) {
+                if (forbiddenReads.intersects(offset, offset + length)) {
+                    throw new AssertionError("regions of a hole at [" + offset + ", +" + length + ")");
+                }
+                return Optional.of(List.of(new FileRegion(file, offset, length)));
+            }
+
+            @Override
+            public void close() {}
+        };
+    }
+
     BlockSink sink() {
         return new BlockSink() {
             @Override
@@ -70,6 +105,28 @@ final class MemoryDisk {
                     buffer.get(bytes, (int) offset, length);
                 }
                 bytesWritten.addAndGet(length);
+            }
+
+            @Override
+            public boolean writeRegions(long offset, List<FileRegion> regions) throws IOException {
+                if (!acceptsRegions) {
+                    return false;
+                }
+                long at = offset;
+                for (FileRegion region : regions) { // what sendfile does, by hand
+                    ByteBuffer into = ByteBuffer.allocate((int) region.length());
+                    while (!region.isZeros() && into.hasRemaining()) {
+                        if (region.file().read(into, region.position() + into.position()) < 0) {
+                            throw new EOFException("region past the end of its file");
+                        }
+                    }
+                    synchronized (MemoryDisk.this) {
+                        System.arraycopy(into.array(), 0, bytes, (int) at, into.capacity());
+                    }
+                    at += region.length();
+                }
+                bytesFromRegions.addAndGet(at - offset);
+                return true;
             }
 
             @Override

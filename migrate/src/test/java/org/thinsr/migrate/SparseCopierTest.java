@@ -74,6 +74,43 @@ class SparseCopierTest {
     }
 
     @Test
+    void dataGoesAsFileRegionsWhereTheSinkTakesThemAndIsReadWhereItDoesNot() throws Exception {
+        AllocationMap map = scatteredMap();
+        MemoryDisk source = sourceFor(map, 5);
+        Path file = Files.write(dir.resolve("source.raw"), source.bytes);
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file)) {
+            MemoryDisk taking = new MemoryDisk(SIZE);
+            taking.acceptsRegions = true;
+            SparseCopier.Result result = SparseCopier.copy(
+                    CopyPlan.full(map),
+                    () -> source.sourceWithRegions(channel),
+                    taking::sink,
+                    options(4),
+                    Optional.empty(),
+                    (a, b, c, d) -> {},
+                    () -> false);
+            assertThat(taking.bytes).isEqualTo(source.bytes);
+            assertThat(result.sentBytes()).isEqualTo(map.nonZeroExtents().totalLength());
+            assertThat(taking.bytesFromRegions.get())
+                    .isEqualTo(map.nonZeroExtents().totalLength());
+            assertThat(source.bytesRead.get()).as("nothing read into memory").isZero();
+
+            MemoryDisk refusing = new MemoryDisk(SIZE);
+            SparseCopier.copy(
+                    CopyPlan.full(map),
+                    () -> source.sourceWithRegions(channel),
+                    refusing::sink,
+                    options(4),
+                    Optional.empty(),
+                    (a, b, c, d) -> {},
+                    () -> false);
+            assertThat(refusing.bytes).isEqualTo(source.bytes);
+            assertThat(refusing.bytesFromRegions.get()).isZero();
+            assertThat(source.bytesRead.get()).isEqualTo(map.nonZeroExtents().totalLength());
+        }
+    }
+
+    @Test
     void deltaPassZeroesChangedExtentsThatAreNoLongerData() throws Exception {
         AllocationMap map = scatteredMap();
         MemoryDisk source = sourceFor(map, 2);

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
 import org.thinsr.allocmap.BlockSink;
+import org.thinsr.allocmap.FileRegion;
 
 /**
  * A writable NBD export as a {@link BlockSink}. {@link #writeZeroes} uses {@code
@@ -52,6 +53,17 @@ public final class NbdBlockSink implements BlockSink {
     public void write(long offset, ByteBuffer buffer) throws IOException {
         checkRange(offset, buffer.remaining());
         pool.any().write(offset, buffer, false);
+    }
+
+    /** Sends the regions' bytes from their files ({@link NbdConnection#writeRegions}) where it can. */
+    @Override
+    public boolean writeRegions(long offset, List<FileRegion> regions) throws IOException {
+        long length = 0;
+        for (FileRegion region : regions) {
+            length += region.length();
+        }
+        checkRange(offset, length);
+        return pool.any().writeRegions(offset, regions, false);
     }
 
     @Override

@@ -6,7 +6,9 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
+import java.nio.channels.FileChannel;
 import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.thinsr.allocmap.CorruptInputException;
+import org.thinsr.allocmap.FileRegion;
 
 /**
  * One NBD connection in the transmission phase (proto.md "Transmission"), with several requests in
@@ -235,6 +238,66 @@ public final class NbdConnection implements Closeable {
     }
 
     /**
+     * {@link #write} of the bytes of {@code regions}, one after another, from their files: each
+     * request's payload goes from the page cache to the socket with {@code sendfile} ({@link
+     * FileChannel#transferTo}), never through a buffer of ours (over TCP the kernel hands the pages
+     * on by reference). False, with nothing sent, when this connection's channel is not a blocking
+     * socket the JDK sends files into (a test pipe, say): the caller then reads and writes.
+     *
+     * @throws CorruptInputException when a region passes the end of its file
+     */
+    public boolean writeRegions(long offset, List<FileRegion> regions, boolean fua) throws IOException {
+        if (!(channel instanceof SocketChannel socket) || !socket.isBlocking()) {
+            return false;
+        }
+        checkWritable("write");
+        long total = 0;
+        for (FileRegion region : regions) {
+            if (!region.isZeros() && region.position() > region.file().size() - region.length()) {
+                throw CorruptInputException.of(
+                        "a file region",
+                        "bytes " + region.position() + " to " + (region.position() + region.length()),
+                        "a file of " + region.file().size() + " bytes",
+                        "the region within the file");
+            }
+            total += region.length();
+        }
+        checkRange(offset, total);
+        int flags = fua && info.canFua() ? NbdProtocol.CMD_FLAG_FUA : 0;
+        List<Pending> requests = new ArrayList<>();
+        int maximum = requestSize();
+        for (long done = 0; done < total; ) {
+            int length = (int) Math.min(total - done, maximum);
+            requests.add(submit(NbdProtocol.CMD_WRITE, flags, offset + done, length, slice(regions, done, length)));
+            done += length;
+        }
+        awaitAll(requests);
+        return true;
+    }
+
+    /** The part {@code [skip, skip + length)} of the bytes {@code regions} stand for. */
+    static List<FileRegion> slice(List<FileRegion> regions, long skip, long length) {
+        List<FileRegion> part = new ArrayList<>(2);
+        long at = 0;
+        long end = skip + length;
+        for (FileRegion region : regions) {
+            long from = Math.max(skip, at);
+            long to = Math.min(end, at + region.length());
+            if (from < to) {
+                part.add(
+                        region.isZeros()
+                                ? FileRegion.zeros(to - from)
+                                : new FileRegion(region.file(), region.position() + (from - at), to - from));
+            }
+            at += region.length();
+            if (at >= end) {
+                break;
+            }
+        }
+        return part;
+    }
+
+    /**
      * Makes {@code [offset, offset + length)} read as zeros with {@code NBD_CMD_WRITE_ZEROES},
      * letting the server punch holes. With {@code fast} and a server that offers {@code FAST_ZERO},
      * the server fails with {@code ENOTSUP} instead of writing zeros slowly.
@@ -314,6 +377,24 @@ public final class NbdConnection implements Closeable {
 
     private Pending submit(int command, int flags, long offset, long length, ByteBuffer payload, ByteBuffer target)
             throws IOException {
+        return submit(command, flags, offset, length, payload, null, target);
+    }
+
+    private Pending submit(int command, int flags, long offset, long length, List<FileRegion> regions)
+            throws IOException {
+        return submit(command, flags, offset, length, null, regions, null);
+    }
+
+    /** Sends a request whose payload is {@code payload}, or the bytes of {@code regions}, or nothing. */
+    private Pending submit(
+            int command,
+            int flags,
+            long offset,
+            long length,
+            ByteBuffer payload,
+            List<FileRegion> regions,
+            ByteBuffer target)
+            throws IOException {
         IOException failed = failure;
         if (failed != null) {
             throw new IOException("NBD connection is dead: " + failed.getMessage(), failed);
@@ -355,6 +436,9 @@ public final class NbdConnection implements Closeable {
                     if (payload != null) {
                         Wire.writeFully(channel, payload.duplicate());
                     }
+                    if (regions != null) {
+                        sendRegions(regions);
+                    }
                 }
             }
         } catch (IOException e) {
@@ -362,6 +446,30 @@ public final class NbdConnection implements Closeable {
                     "cannot send " + NbdProtocol.commandName(command) + " to the NBD server: " + e.getMessage(), e));
         }
         return request;
+    }
+
+    /** Under the write lock, after the header: each region's bytes straight from its file. */
+    private void sendRegions(List<FileRegion> regions) throws IOException {
+        for (FileRegion region : regions) {
+            if (region.isZeros()) {
+                for (long left = region.length(); left > 0; ) {
+                    ByteBuffer zeros = ByteBuffer.wrap(ZEROS, 0, (int) Math.min(left, ZEROS.length));
+                    left -= zeros.remaining();
+                    Wire.writeFully(channel, zeros);
+                }
+                continue;
+            }
+            long position = region.position();
+            long end = position + region.length();
+            while (position < end) {
+                long n = region.file().transferTo(position, end - position, channel);
+                if (n <= 0) {
+                    throw new EOFException("the file ended at " + position + " while " + (end - position)
+                            + " more bytes of it were being sent");
+                }
+                position += n;
+            }
+        }
     }
 
     private void awaitAll(List<Pending> requests) throws IOException {

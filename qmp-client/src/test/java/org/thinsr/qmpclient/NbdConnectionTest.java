@@ -15,6 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.thinsr.allocmap.AllocationMap;
 import org.thinsr.allocmap.CorruptInputException;
+import org.thinsr.allocmap.FileRegion;
 import org.thinsr.qmpclient.ScriptedChannel.Script;
 
 class NbdConnectionTest {
@@ -172,6 +173,39 @@ class NbdConnectionTest {
                     .containsExactly("[0, 65536) data local", "[65536, 1048576) zero local");
         }
         assertThat(channel.written()).isEqualTo(script.expectedClient());
+    }
+
+    @Test
+    void fileRegionsAreNotSentOverAChannelThatIsNotASocket() throws IOException {
+        Script script = handshake(true, FLAGS);
+        script.client(request(0, CMD_DISC, 1, 0, 0)).server(new byte[0]);
+        ScriptedChannel channel = ScriptedChannel.of(script);
+        try (NbdConnection connection = connect(channel)) {
+            assertThat(connection.writeRegions(0, List.of(FileRegion.zeros(4096)), false))
+                    .as("the caller reads and writes instead")
+                    .isFalse();
+        }
+        assertThat(channel.written())
+                .as("nothing but the handshake and the disconnect")
+                .isEqualTo(script.expectedClient());
+    }
+
+    @Test
+    void slicesOfFileRegionsCutAtTheirBoundsAndKeepFileOffsets(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws IOException {
+        java.nio.file.Path file = java.nio.file.Files.write(dir.resolve("f"), new byte[200]);
+        try (java.nio.channels.FileChannel a = java.nio.channels.FileChannel.open(file)) {
+            assertSlices(a);
+        }
+    }
+
+    private static void assertSlices(java.nio.channels.FileChannel a) {
+        List<FileRegion> regions = List.of(new FileRegion(a, 100, 10), FileRegion.zeros(5), new FileRegion(a, 7, 20));
+        assertThat(NbdConnection.slice(regions, 0, 35)).isEqualTo(regions);
+        assertThat(NbdConnection.slice(regions, 8, 10))
+                .containsExactly(new FileRegion(a, 108, 2), FileRegion.zeros(5), new FileRegion(a, 7, 3));
+        assertThat(NbdConnection.slice(regions, 15, 20)).containsExactly(new FileRegion(a, 7, 20));
+        assertThat(NbdConnection.slice(regions, 11, 1)).containsExactly(FileRegion.zeros(1));
     }
 
     @Test

@@ -13,6 +13,7 @@ import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.thinsr.allocmap.AllocationMap;
+import org.thinsr.allocmap.FileRegion;
 import org.thinsr.allocmap.Provenance;
 import org.thinsr.allocmap.State;
 
@@ -158,6 +159,61 @@ class QemuNbdIT {
         // qemu-io agrees on a pattern check of the zeroed range
         assertThat(Tools.run("qemu-io", "-f", "qcow2", "-c", "read -P 0 8M 2M", copy.toString()))
                 .contains("read 2097152/2097152 bytes");
+    }
+
+    @Test
+    void fileRegionsAreSentFromTheirFilesAndReadBackThroughQemuImg() throws Exception {
+        Path copy = directory.resolve("regions.qcow2");
+        Tools.run("qemu-img", "create", "-q", "-f", "qcow2", copy.toString(), "16M");
+        Tools.run("qemu-io", "-f", "qcow2", "-c", "write -P 0xaa 0 16M", copy.toString());
+        byte[] model = new byte[16 * (int) MiB];
+        java.util.Arrays.fill(model, (byte) 0xaa);
+        Path file = directory.resolve("regions.src");
+        byte[] bytes = new byte[2 * (int) MiB];
+        new Random(11).nextBytes(bytes);
+        Files.write(file, bytes);
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file);
+                Tools.Server server = qemuNbd(directory.resolve("regions.sock"), false, copy);
+                NbdBlockSink sink = NbdBlockSink.open(server.uri(""), 1)) {
+            // pieces of odd sizes, across the 256 KiB request split, out of order, with zeros between
+            List<FileRegion> regions = List.of(
+                    new FileRegion(channel, 1_000_003, 300_001),
+                    FileRegion.zeros(70_000),
+                    new FileRegion(channel, 7, 500_000),
+                    new FileRegion(channel, 2 * MiB - 1, 1));
+            long offset = 3 * MiB + 5;
+            assertThat(sink.writeRegions(offset, regions))
+                    .as("sent from the files")
+                    .isTrue();
+            int at = (int) offset;
+            for (FileRegion region : regions) {
+                if (region.isZeros()) {
+                    java.util.Arrays.fill(model, at, at + (int) region.length(), (byte) 0);
+                } else {
+                    System.arraycopy(bytes, (int) region.position(), model, at, (int) region.length());
+                }
+                at += (int) region.length();
+            }
+            // a region past its file's end: refused before anything is sent, the connection goes on
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                            () -> sink.writeRegions(0, List.of(new FileRegion(channel, 2 * MiB - 10, 11))))
+                    .isInstanceOf(org.thinsr.allocmap.CorruptInputException.class)
+                    .hasMessageContaining("a file of 2097152 bytes");
+            sink.write(15 * MiB, ByteBuffer.wrap(bytes, 0, 4096));
+            System.arraycopy(bytes, 0, model, 15 * (int) MiB, 4096);
+            sink.flush();
+        }
+        Path raw = directory.resolve("regions.raw");
+        Tools.run("qemu-img", "dd", "-f", "qcow2", "-O", "raw", "if=" + copy, "of=" + raw, "bs=1M");
+        assertThat(Files.mismatch(raw, writeModel(model)))
+                .as("first differing byte")
+                .isEqualTo(-1L);
+    }
+
+    private static Path writeModel(byte[] model) throws IOException {
+        Path path = directory.resolve("regions.model");
+        Files.write(path, model);
+        return path;
     }
 
     @Test
