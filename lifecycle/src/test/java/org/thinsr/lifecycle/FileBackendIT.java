@@ -276,6 +276,29 @@ class FileBackendIT extends StorageBackendContract {
             assertThat(read).isEqualTo(expected);
             assertThatThrownBy(() -> direct.readFully(16 * BLOCK - 10, ByteBuffer.allocate(11)))
                     .isInstanceOf(java.io.EOFException.class);
+            // the same pieces as file regions (what a sink sends with sendfile) read the same bytes
+            java.util.Arrays.fill(read, (byte) 0x5a);
+            position = 0;
+            while (position < read.length) {
+                int length = Math.min(read.length - position, 1 + random.nextInt(3 * BLOCK));
+                int at = position;
+                for (org.thinsr.allocmap.FileRegion region :
+                        direct.regions(position, length).orElseThrow()) {
+                    ByteBuffer into = ByteBuffer.wrap(read, at, (int) region.length());
+                    if (region.isZeros()) {
+                        into.put(new byte[(int) region.length()]);
+                    } else {
+                        while (into.hasRemaining()) {
+                            region.file().read(into, region.position() + into.position() - at);
+                        }
+                    }
+                    at += (int) region.length();
+                }
+                assertThat(at - position).as("regions cover the range").isEqualTo(length);
+                position += length;
+            }
+            assertThat(read).isEqualTo(expected);
+            assertThatThrownBy(() -> direct.regions(16 * BLOCK - 10, 11)).isInstanceOf(java.io.EOFException.class);
         } finally {
             backend.detach(sr, "snap");
         }
@@ -287,6 +310,60 @@ class FileBackendIT extends StorageBackendContract {
             assertThat(backend.openDirect(sr, "compressed")).isEmpty();
         } finally {
             backend.detach(sr, "compressed");
+        }
+    }
+
+    @Test
+    void mapOfAVolumeNotOpenForWritingIsAskedOfQemuImgOnceUntilAFileOfItsChainChanges() throws Exception {
+        AtomicLong maps = new AtomicLong();
+        FileBackend counting = new FileBackend(
+                (argv, environment, timeout) -> {
+                    if (argv.size() > 1
+                            && argv.get(0).equals("qemu-img")
+                            && argv.get(1).equals("map")) {
+                        maps.incrementAndGet();
+                    }
+                    return CommandRunner.PROCESSES.run(argv, environment, timeout);
+                },
+                Path.of(sr.location()).resolveSibling("run"));
+        backend.createVolume(sr, "vm", 16 * BLOCK, Provisioning.THIN, Optional.empty(), Progress.NONE);
+        byte[] model = new byte[16 * BLOCK];
+        Random random = new Random(13);
+        writeOffline("vm", model, random, 3);
+        backend.snapshot(sr, "vm", "base-of-vm"); // a chain of two files
+        writeOffline("vm", model, random, 2);
+        var first = counting.allocationMap(sr, "vm");
+        assertThat(counting.allocationMap(sr, "vm")).isEqualTo(first);
+        assertThat(maps.get()).as("the same chain asked twice").isEqualTo(1);
+
+        writeOffline("vm", model, random, 1); // a file of the chain changed
+        var second = counting.allocationMap(sr, "vm");
+        assertThat(maps.get()).isEqualTo(2);
+        assertThat(second.nonZeroExtents())
+                .isEqualTo(backend.allocationMap(sr, "vm").nonZeroExtents());
+
+        Attachment writable = backend.attach(sr, "vm", Optional.empty(), false); // asked every time
+        try (BlockSink writer = Attachments.openSink(writable)) {
+            counting.allocationMap(sr, "vm");
+            writeBlocks(writer, model, random, 16 * BLOCK, 1);
+            counting.allocationMap(sr, "vm");
+            assertThat(maps.get()).isEqualTo(4);
+        } finally {
+            backend.detach(sr, "vm");
+        }
+        backend.attach(sr, "vm", Optional.empty(), true); // read-only: a pass's map and its reader share one run
+        try {
+            counting.allocationMap(sr, "vm");
+            try (BlockSource direct = counting.openDirect(sr, "vm").orElseThrow()) {
+                byte[] read = new byte[16 * BLOCK];
+                direct.readFully(0, ByteBuffer.wrap(read));
+                assertThat(read)
+                        .as("the daemon's write is in the map the reader uses")
+                        .isEqualTo(model);
+            }
+            assertThat(maps.get()).isEqualTo(5);
+        } finally {
+            backend.detach(sr, "vm");
         }
     }
 
