@@ -69,8 +69,9 @@ final class ExportCommand implements Callable<Integer> {
         Path partial = toStdout ? null : target.resolveSibling(target.getFileName() + ".part");
         try (OutputStream out = toStdout ? standardOutput() : Files.newOutputStream(partial)) {
             if (url != null) {
-                new HttpDiskClient(url, Optional.ofNullable(token))
-                        .download(vdi, format, Optional.ofNullable(base), out);
+                try (HttpDiskClient client = new HttpDiskClient(url, Optional.ofNullable(token))) {
+                    client.download(vdi, format, Optional.ofNullable(base), out);
+                }
             } else {
                 try (LifecycleDiskStore store = new LifecycleDiskStore(options.lifecycle(), options.srRef())) {
                     AtomicLong total = new AtomicLong();

@@ -64,7 +64,9 @@ final class ImportCommand implements Callable<Integer> {
         try (InputStream in =
                 fromStdin ? new FileInputStream(FileDescriptor.in) : Files.newInputStream(Path.of(input))) {
             if (url != null) {
-                new HttpDiskClient(url, Optional.ofNullable(token)).upload(vdi, chosen, in, length);
+                try (HttpDiskClient client = new HttpDiskClient(url, Optional.ofNullable(token))) {
+                    client.upload(vdi, chosen, in, length);
+                }
             } else {
                 try (LifecycleDiskStore store = new LifecycleDiskStore(options.lifecycle(), options.srRef())) {
                     LocalTransfers.importInto(

@@ -34,9 +34,10 @@ import org.thinsr.qmpclient.NbdConnection;
  * and a {@link BlockSink} (PUT with Content-Range, PATCH zero and flush), its allocation map (the
  * extents API), per-block checksums, and whole-disk upload and download. Thread-safe; every call is
  * bounded by a timeout. Server failures become {@link ThinsrException}s carrying the server's own
- * error code.
+ * error code. {@link #close} stops the HTTP client's selector thread (a thread waiting in {@code
+ * epoll} holds a JVM's exit up for 300 ms).
  */
-public final class HttpDiskClient {
+public final class HttpDiskClient implements AutoCloseable {
     static final Duration TIMEOUT = Duration.ofMinutes(5);
     static final int MAX_JSON_BYTES = 256 << 20;
 
@@ -58,6 +59,12 @@ public final class HttpDiskClient {
 
     public URI base() {
         return base;
+    }
+
+    /** Ends the client's connections and threads; requests in flight fail. */
+    @Override
+    public void close() {
+        http.shutdownNow();
     }
 
     URI uri(String vdi, String suffix, String query) {

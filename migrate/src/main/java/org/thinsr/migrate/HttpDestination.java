@@ -160,5 +160,7 @@ public final class HttpDestination implements Migration.Destination {
     }
 
     @Override
-    public void close() {}
+    public void close() {
+        client.close();
+    }
 }
