@@ -257,9 +257,21 @@ class MigrationIT {
 
         server = ThinsrServer.start(
                 ServerConfig.defaults().withListen("127.0.0.1", port), store(), StandardFormats.all(), line -> {});
+        // resumed with four workers: a tunnel each (the server's daemon offers multi-conn)
+        Migration.Options keepFour = new Migration.Options(
+                new SparseCopier.Options(4, 1 << 20, BandwidthLimiter.unlimited(), 1 << 20),
+                0,
+                1,
+                true,
+                1 << 20,
+                true,
+                dir.resolve("state"));
         Migration.Report resumed = new Migration(
-                        lifecycle, source, new HttpDestination(client), keep, MigrationTesting.QUIET, () -> false)
+                        lifecycle, source, new HttpDestination(client), keepFour, MigrationTesting.QUIET, () -> false)
                 .resume(vdi.uuid());
+        assertThat(serverMetric("thinsr_nbd_tunnels_total{relay=\"splice\"}"))
+                .as("tunnels of the resumed pass, relayed in the kernel")
+                .isEqualTo(4);
         long allocated = lifecycle.vdiMap(source, vdi.uuid()).nonZeroExtents().totalLength();
         assertThat(resumed.skippedBytes()).isPositive();
         assertThat(resumed.sentBytes() + resumed.skippedBytes()).isEqualTo(allocated);
@@ -285,6 +297,11 @@ class MigrationIT {
 
     /** {@code thinsr_http_bytes_in_total} of the running server: request body bytes it read. */
     private long serverBytesIn() throws Exception {
+        return serverMetric("thinsr_http_bytes_in_total");
+    }
+
+    /** A metric of the running server, by its name and labels as /metrics prints them. */
+    private long serverMetric(String name) throws Exception {
         try (java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient()) {
             String metrics = http.send(
                             java.net.http.HttpRequest.newBuilder(server.uri().resolve("metrics"))
@@ -292,10 +309,10 @@ class MigrationIT {
                             java.net.http.HttpResponse.BodyHandlers.ofString())
                     .body();
             return metrics.lines()
-                    .filter(line -> line.startsWith("thinsr_http_bytes_in_total "))
-                    .mapToLong(line -> (long) Double.parseDouble(line.substring(line.indexOf(' ') + 1)))
+                    .filter(line -> line.startsWith(name + " "))
+                    .mapToLong(line -> (long) Double.parseDouble(line.substring(name.length() + 1)))
                     .findFirst()
-                    .orElseThrow(() -> new AssertionError("no thinsr_http_bytes_in_total in " + metrics));
+                    .orElseThrow(() -> new AssertionError("no " + name + " in " + metrics));
         }
     }
 

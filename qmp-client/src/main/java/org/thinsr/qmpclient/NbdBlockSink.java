@@ -49,6 +49,11 @@ public final class NbdBlockSink implements BlockSink {
         return pool.first().size();
     }
 
+    /** What the server said of its export when the first connection was made. */
+    public NbdExportInfo info() {
+        return pool.first().info();
+    }
+
     @Override
     public void write(long offset, ByteBuffer buffer) throws IOException {
         checkRange(offset, buffer.remaining());
