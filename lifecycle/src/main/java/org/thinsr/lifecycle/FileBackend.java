@@ -590,7 +590,10 @@ public final class FileBackend implements StorageBackend {
             if (childOpened) {
                 Files.setPosixFilePermissions(child, withOwnerWrite(childMode));
             }
-            runner.check(List.of("qemu-img", "commit", "-q", "-d", "-f", "qcow2", child.toString()), COMMIT_TIMEOUT);
+            if (!nothingToCommit(base, child)) {
+                runner.check(
+                        List.of("qemu-img", "commit", "-q", "-d", "-f", "qcow2", child.toString()), COMMIT_TIMEOUT);
+            }
             if (childOpened) {
                 Files.setPosixFilePermissions(child, childMode);
             }
@@ -619,6 +622,22 @@ public final class FileBackend implements StorageBackend {
             return false;
         }
         return true;
+    }
+
+    /**
+     * Whether merging {@code child} into {@code base} would write nothing: the child holds no cluster
+     * ({@link Qcow2Header#unallocated}; a snapshot's overlay nobody wrote, the common case after a
+     * copy) and has the base's virtual size, so the base already reads exactly as the child.
+     */
+    private static boolean nothingToCommit(Path base, Path child) {
+        try {
+            long baseSize = base.getFileName().toString().endsWith(RAW)
+                    ? Files.size(base)
+                    : Qcow2Header.read(base).virtualSize();
+            return Qcow2Header.read(child).virtualSize() == baseSize && Qcow2Header.unallocated(child);
+        } catch (IOException | RuntimeException e) {
+            return false; // qemu-img commit decides
+        }
     }
 
     private static Set<PosixFilePermission> withOwnerWrite(Set<PosixFilePermission> mode) {

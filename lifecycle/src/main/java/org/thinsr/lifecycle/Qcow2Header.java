@@ -82,6 +82,43 @@ record Qcow2Header(long virtualSize, String backingFile, boolean plainClusters) 
         }
     }
 
+    /** L1 tables larger than this are not read by {@link #unallocated}: 4 Mi entries, 32 MiB. */
+    private static final int MAX_L1_ENTRIES = 1 << 22;
+
+    /**
+     * Whether {@code file} is a qcow2 image that holds no cluster of its own: no internal snapshot
+     * ({@code nb_snapshots}, u32 at 60) and every entry of its L1 table ({@code l1_size}, u32 at 36;
+     * {@code l1_table_offset}, u64 at 40) zero, so no L2 table and no data or zero cluster. Such an
+     * image reads exactly as its backing file. False for anything else, a damaged file included.
+     */
+    static boolean unallocated(Path file) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer header = ByteBuffer.allocate(64);
+            if (channel.read(header, 0) < 64 || header.getInt(0) != MAGIC) {
+                return false;
+            }
+            int l1Size = header.getInt(36);
+            long l1Offset = header.getLong(40);
+            if (header.getInt(60) != 0 || l1Size < 0 || l1Size > MAX_L1_ENTRIES) {
+                return false;
+            }
+            if (l1Size == 0) {
+                return true;
+            }
+            if (l1Offset <= 0 || l1Offset > channel.size() - 8L * l1Size) {
+                return false;
+            }
+            ByteBuffer l1 = ByteBuffer.allocate(8 * l1Size);
+            readFully(channel, l1, l1Offset, file.toString());
+            for (int i = 0; i < l1Size; i++) {
+                if (l1.getLong(8 * i) != 0) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
     private static void readFully(FileChannel channel, ByteBuffer buffer, long position, String where)
             throws IOException {
         while (buffer.hasRemaining()) {

@@ -90,6 +90,53 @@ class Qcow2HeaderIT {
         assertThat(Qcow2Header.read(external).plainClusters()).isFalse();
     }
 
+    /** Whether {@code qemu-img map} puts any range of the overlay's content in its own top layer (depth 0). */
+    private static boolean qemuSeesClustersInTop(Path overlay) throws IOException {
+        String json = CommandRunner.PROCESSES.check(
+                List.of("qemu-img", "map", "-U", "--output=json", "-f", "qcow2", overlay.toString()),
+                Duration.ofSeconds(30));
+        for (JsonNode entry : SrMetadataStore.JSON.readTree(json)) {
+            if (entry.path("depth").asInt() == 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void qemuIo(Path image, String command) {
+        CommandRunner.PROCESSES.check(
+                List.of("qemu-io", "-f", "qcow2", "-c", command, image.toString()), Duration.ofSeconds(30));
+    }
+
+    @Test
+    void overlaysWithoutClustersOfTheirOwnAreUnallocatedAsQemuImgMapSays() throws IOException {
+        Tools.require("qemu-img", "qemu-utils");
+        Tools.require("qemu-io", "qemu-utils");
+        Path base = create("base.qcow2", "-o", "size=1T");
+        qemuIo(base, "write -P 7 0 1M");
+        List<Path> overlays = new ArrayList<>();
+        for (String name : List.of("fresh", "data", "zero", "discarded", "snapshotted")) {
+            overlays.add(create(name + ".qcow2", "-b", base.toString(), "-F", "qcow2"));
+        }
+        qemuIo(overlays.get(1), "write -P 9 " + (512L << 30) + " 64k"); // a data cluster far out
+        qemuIo(overlays.get(2), "write -z 0 64k"); // a zero cluster hiding base data
+        qemuIo(overlays.get(3), "discard 0 1M"); // over a backing file: zero clusters
+        CommandRunner.PROCESSES.check(
+                List.of("qemu-img", "snapshot", "-c", "s1", overlays.get(4).toString()), Duration.ofSeconds(30));
+        for (Path overlay : overlays.subList(0, 4)) {
+            assertThat(Qcow2Header.unallocated(overlay))
+                    .as(overlay.getFileName().toString())
+                    .isEqualTo(!qemuSeesClustersInTop(overlay));
+        }
+        assertThat(Qcow2Header.unallocated(overlays.get(0))).as("fresh").isTrue();
+        assertThat(Qcow2Header.unallocated(overlays.get(4)))
+                .as("an internal snapshot may own clusters: not unallocated")
+                .isFalse();
+        assertThat(Qcow2Header.unallocated(base)).isFalse();
+        Path notQcow2 = Files.write(dir.resolve("plain.raw"), new byte[4096]);
+        assertThat(Qcow2Header.unallocated(notQcow2)).isFalse();
+    }
+
     @Test
     void damagedHeadersFailNamingTheField() throws IOException {
         Tools.require("qemu-img", "qemu-utils");
