@@ -454,9 +454,14 @@ final class HttpApi extends Handler.Abstract {
                             "VDI " + vdi + " is not served by an NBD daemon here: write it with ranged PUTs"));
             daemon = SocketChannels.connect(target);
             EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
-            request.setAttribute(
-                    HttpStream.UPGRADE_CONNECTION_ATTRIBUTE,
-                    new NbdTunnel(endPoint, daemon, metrics, () -> closeQuietly(handle)));
+            NbdTunnel tunnel = new NbdTunnel(endPoint, daemon, metrics, () -> closeQuietly(handle));
+            request.setAttribute(HttpStream.UPGRADE_CONNECTION_ATTRIBUTE, tunnel);
+            // a client gone before the 101 went out: no upgrade, so no tunnel to release the VDI
+            Request.addCompletionListener(request, failure -> {
+                if (failure != null) {
+                    tunnel.abandon();
+                }
+            });
             response.setStatus(101);
             response.getHeaders().put(HttpHeader.UPGRADE, NBD_PROTOCOL);
             response.getHeaders().put(HttpHeader.CONNECTION, "Upgrade");

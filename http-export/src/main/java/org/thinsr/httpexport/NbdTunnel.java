@@ -32,6 +32,7 @@ final class NbdTunnel extends AbstractConnection implements Connection.UpgradeTo
     private final Metrics metrics;
     private final Runnable onClosed;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicBoolean started = new AtomicBoolean();
     private ByteBuffer early;
     private SpliceRelay kernel;
 
@@ -50,9 +51,29 @@ final class NbdTunnel extends AbstractConnection implements Connection.UpgradeTo
         }
     }
 
+    /**
+     * The upgrade did not happen (the {@code 101} could not be sent): the daemon's connection is
+     * closed and {@code onClosed} runs, unless the tunnel opened already.
+     */
+    void abandon() {
+        if (started.compareAndSet(false, true)) {
+            closed.set(true);
+            try {
+                daemon.close();
+            } catch (IOException ignored) {
+                // closing is all that is left to do
+            }
+            onClosed.run();
+        }
+    }
+
     @Override
     public void onOpen() {
         super.onOpen();
+        if (!started.compareAndSet(false, true)) {
+            getEndPoint().close(); // abandoned before Jetty switched over
+            return;
+        }
         try {
             kernel = spliceRelay().orElse(null);
         } catch (IOException e) {

@@ -342,6 +342,37 @@ class FileSrServiceIT {
         assertContent(vdi, expected);
     }
 
+    @Test
+    void clientsThatHangUpRightAfterAskingForATunnelLeaveTheVdiReleased() throws Exception {
+        String vdi = createVdi("abandoned");
+        for (int i = 0; i < 20; i++) { // each hang-up races the 101: some before it is sent, some after
+            try (java.nio.channels.SocketChannel raw = java.nio.channels.SocketChannel.open(
+                    new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), server.port()))) {
+                raw.setOption(java.net.StandardSocketOptions.SO_LINGER, 0); // close sends a reset
+                raw.write(ByteBuffer.wrap(("POST /vdis/" + vdi + "/nbd HTTP/1.1\r\nHost: x\r\n"
+                                + "Connection: Upgrade\r\nUpgrade: nbd\r\nContent-Length: 0\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII)));
+                if (i % 2 == 1) {
+                    Thread.sleep(i); // later and later
+                }
+            }
+        }
+        long deadline = System.nanoTime()
+                + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(LifecycleDiskStore.LINGER_MILLIS + 20_000);
+        while (lifecycle.vdiStat(sr, vdi).attachment() != null && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        assertThat(lifecycle.vdiStat(sr, vdi).attachment())
+                .as("attachment after every client hung up")
+                .isNull();
+        // and the VDI takes a tunnel again
+        HttpDiskClient client = new HttpDiskClient(server.uri(), Optional.empty());
+        try (NbdBlockSink sink = client.nbdSink(vdi).orElseThrow()) {
+            sink.write(0, ByteBuffer.wrap(new byte[] {1}));
+            sink.flush();
+        }
+    }
+
     private void awaitNoRunningTask() throws Exception {
         for (int i = 0; i < 400; i++) {
             JsonNode tasks = JSON.readTree(
