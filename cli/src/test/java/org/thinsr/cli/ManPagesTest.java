@@ -21,6 +21,22 @@ class ManPagesTest {
     }
 
     @Test
+    void everyErrorCodeIsNamedUnderItsExitStatusInThinsr1() throws Exception {
+        String page = java.nio.file.Files.readString(MAN_DIR.resolve("thinsr.1"));
+        String statuses = page.substring(page.indexOf("EXIT STATUS"), page.indexOf(".SH ENVIRONMENT"));
+        for (org.thinsr.allocmap.ErrorCode code : org.thinsr.allocmap.ErrorCode.values()) {
+            int entry = statuses.indexOf(".B " + code.exitStatus() + "\n");
+            int next = statuses.indexOf(".TP", entry);
+            assertThat(entry)
+                    .as("an entry for exit status %d", code.exitStatus())
+                    .isNotNegative();
+            assertThat(statuses.substring(entry, next < 0 ? statuses.length() : next))
+                    .as("exit status %d names %s", code.exitStatus(), code)
+                    .contains("\\fB\\%" + code.name() + "\\fR"); // \% : never hyphenated
+        }
+    }
+
+    @Test
     void troffSpecialsAreEscaped() {
         assertThat(ManPages.escape("--size a\\b")).isEqualTo("\\-\\-size a\\eb");
     }
