@@ -43,34 +43,32 @@ final class Metrics {
                 .append("thinsr_transfers_active ")
                 .append(transfersActive)
                 .append('\n');
-        text.append("# HELP thinsr_http_responses_total Responses by status.\n")
-                .append("# TYPE thinsr_http_responses_total counter\n");
-        for (Map.Entry<Integer, LongAdder> entry : new TreeMap<>(statuses).entrySet()) {
-            text.append("thinsr_http_responses_total{status=\"")
-                    .append(entry.getKey())
-                    .append("\"} ")
-                    .append(entry.getValue().sum())
-                    .append('\n');
-        }
-        text.append("# HELP thinsr_nbd_tunnels_total NBD tunnels opened, by relay (splice: in the kernel).\n")
-                .append("# TYPE thinsr_nbd_tunnels_total counter\n");
-        for (Map.Entry<String, LongAdder> entry : new TreeMap<>(tunnels).entrySet()) {
-            text.append("thinsr_nbd_tunnels_total{relay=\"")
-                    .append(entry.getKey())
-                    .append("\"} ")
-                    .append(entry.getValue().sum())
-                    .append('\n');
-        }
-        text.append("# HELP thinsr_errors_total Failed operations by error code.\n")
-                .append("# TYPE thinsr_errors_total counter\n");
-        for (Map.Entry<ErrorCode, LongAdder> entry : new TreeMap<>(errors).entrySet()) {
-            text.append("thinsr_errors_total{code=\"")
-                    .append(entry.getKey().name())
-                    .append("\"} ")
-                    .append(entry.getValue().sum())
-                    .append('\n');
-        }
+        labelled(text, "thinsr_http_responses_total", "Responses by status.", "status", statuses);
+        labelled(
+                text,
+                "thinsr_nbd_tunnels_total",
+                "NBD tunnels opened, by relay (splice: in the kernel).",
+                "relay",
+                tunnels);
+        labelled(text, "thinsr_errors_total", "Failed operations by error code.", "code", errors);
         return text.toString();
+    }
+
+    /** A counter with one label, a line per value seen, in the order of the values. */
+    private static <K extends Comparable<K>> void labelled(
+            StringBuilder text, String name, String help, String label, Map<K, LongAdder> values) {
+        text.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        text.append("# TYPE ").append(name).append(" counter\n");
+        for (Map.Entry<K, LongAdder> entry : new TreeMap<>(values).entrySet()) {
+            text.append(name)
+                    .append('{')
+                    .append(label)
+                    .append("=\"")
+                    .append(entry.getKey() instanceof Enum<?> constant ? constant.name() : entry.getKey())
+                    .append("\"} ")
+                    .append(entry.getValue().sum())
+                    .append('\n');
+        }
     }
 
     private static void counter(StringBuilder text, String name, String help, long value) {

@@ -287,14 +287,7 @@ class FileSrServiceIT {
         }
         assertContent(vdi, source);
         // released with the tunnel: detached once the store's linger after the last user is over
-        long deadline = System.nanoTime()
-                + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(LifecycleDiskStore.LINGER_MILLIS + 20_000);
-        while (lifecycle.vdiStat(sr, vdi).attachment() != null && System.nanoTime() < deadline) {
-            Thread.sleep(100);
-        }
-        assertThat(lifecycle.vdiStat(sr, vdi).attachment())
-                .as("attachment after the tunnel closed")
-                .isNull();
+        assertReleased(vdi, "attachment after the tunnel closed");
     }
 
     @Test
@@ -357,20 +350,23 @@ class FileSrServiceIT {
                 }
             }
         }
-        long deadline = System.nanoTime()
-                + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(LifecycleDiskStore.LINGER_MILLIS + 20_000);
-        while (lifecycle.vdiStat(sr, vdi).attachment() != null && System.nanoTime() < deadline) {
-            Thread.sleep(100);
-        }
-        assertThat(lifecycle.vdiStat(sr, vdi).attachment())
-                .as("attachment after every client hung up")
-                .isNull();
+        assertReleased(vdi, "attachment after every client hung up");
         // and the VDI takes a tunnel again
         HttpDiskClient client = new HttpDiskClient(server.uri(), Optional.empty());
         try (NbdBlockSink sink = client.nbdSink(vdi).orElseThrow()) {
             sink.write(0, ByteBuffer.wrap(new byte[] {1}));
             sink.flush();
         }
+    }
+
+    /** Waits for the VDI to be detached: once the store's linger after its last user is over. */
+    private void assertReleased(String vdi, String what) throws Exception {
+        long deadline = System.nanoTime()
+                + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(LifecycleDiskStore.LINGER_MILLIS + 20_000);
+        while (lifecycle.vdiStat(sr, vdi).attachment() != null && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        assertThat(lifecycle.vdiStat(sr, vdi).attachment()).as(what).isNull();
     }
 
     private void awaitNoRunningTask() throws Exception {
