@@ -52,6 +52,12 @@ public final class HttpDestination implements Migration.Destination {
         return vdi;
     }
 
+    /** The server's own SR: created while the source is snapshotted. */
+    @Override
+    public boolean preparesAside() {
+        return true;
+    }
+
     @Override
     public void reopen(String vdiId, long size) throws IOException {
         DiskStore.DiskInfo info = client.find(vdiId);

@@ -14,6 +14,8 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.function.BooleanSupplier;
 import org.thinsr.allocmap.AllocationMap;
 import org.thinsr.allocmap.BlockChecksums;
@@ -73,6 +75,14 @@ public final class Migration {
 
         /** Removes the VDI that {@link #prepare} created (nothing when it created none). */
         void discard() throws IOException;
+
+        /**
+         * Whether {@link #prepare} may run on another thread while the source is snapshotted: it
+         * touches nothing of this host's SRs (a remote server). The default: no.
+         */
+        default boolean preparesAside() {
+            return false;
+        }
 
         /**
          * Refuses, before anything is snapshotted, made or sent, the options this destination cannot
@@ -190,10 +200,26 @@ public final class Migration {
                     "an interrupted migration of " + vdiUuid + " to " + destination.describe() + " exists ("
                             + stateFile(vdiUuid) + "): continue it with --resume");
         }
-        VdiView snapshot = lifecycle.vdiSnapshot(sr, vdiUuid);
+        // a remote destination is created while the source is snapshotted: one round trip less
+        FutureTask<String> preparing = null;
+        if (destination.preparesAside()) {
+            preparing = new FutureTask<>(() -> destination.prepare(source.nameLabel(), source.virtualSizeBytes()));
+            Thread.ofVirtual().name("thinsr-prepare").start(preparing);
+        }
+        VdiView snapshot;
+        try {
+            snapshot = lifecycle.vdiSnapshot(sr, vdiUuid);
+        } catch (RuntimeException e) {
+            if (preparing != null) {
+                discardPrepared(preparing, e); // nothing to resume without a snapshot
+            }
+            throw e;
+        }
         String destinationVdi = null;
         try {
-            destinationVdi = destination.prepare(source.nameLabel(), source.virtualSizeBytes());
+            destinationVdi = preparing != null
+                    ? prepared(preparing)
+                    : destination.prepare(source.nameLabel(), source.virtualSizeBytes());
             writeState(vdiUuid, snapshot.uuid(), destinationVdi, 0);
             return finish(source, snapshot.uuid(), destinationVdi, 0, false, started);
         } catch (IOException | RuntimeException e) {
@@ -372,6 +398,33 @@ public final class Migration {
         Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
         Files.write(temporary, JSON.writeValueAsBytes(state));
         Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** The outcome of a {@link Destination#prepare} run aside. */
+    private static String prepared(FutureTask<String> preparing) throws IOException {
+        try {
+            return preparing.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ThinsrException(ErrorCode.CANCELLED, "interrupted while the destination was being created");
+        } catch (ExecutionException e) {
+            switch (e.getCause()) {
+                case IOException io -> throw io;
+                case RuntimeException runtime -> throw runtime;
+                case Error error -> throw error;
+                default -> throw new IOException(e.getCause());
+            }
+        }
+    }
+
+    /** After the snapshot failed: the destination made meanwhile, if any, is removed. */
+    private void discardPrepared(FutureTask<String> preparing, Exception failure) {
+        try {
+            prepared(preparing);
+            destination.discard();
+        } catch (IOException | RuntimeException cleanup) {
+            failure.addSuppressed(cleanup);
+        }
     }
 
     /** After a failure: keep everything for --resume, or remove what this migration made. */
