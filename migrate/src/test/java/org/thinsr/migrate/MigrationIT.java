@@ -295,6 +295,41 @@ class MigrationIT {
         assertThat(lifecycle.vdiList(source)).hasSize(1);
     }
 
+    @Test
+    void aSnapshotThatFailsRemovesTheServersVdiCreatedMeanwhile() throws Exception {
+        VdiView vdi = sourceVdi();
+        server = ThinsrServer.start(
+                ServerConfig.defaults().withListen("127.0.0.1", 0), store(), StandardFormats.all(), line -> {});
+        HttpDiskClient client = new HttpDiskClient(server.uri(), Optional.empty());
+        lifecycle.vdiAttach(source, vdi.uuid(), false); // in use: snapshotted live, through its monitor
+        List<Path> monitors;
+        try (var files = Files.list(dir.resolve("run"))) {
+            monitors = files.filter(file -> file.toString().endsWith(".qmp")).toList();
+        }
+        assertThat(monitors).hasSize(1);
+        Path away = monitors.getFirst().resolveSibling("moved-away");
+        Files.move(monitors.getFirst(), away);
+        Files.createFile(monitors.getFirst()); // not a socket: the live snapshot cannot reach the daemon
+        try {
+            assertThatThrownBy(() -> new Migration(
+                                    lifecycle,
+                                    source,
+                                    new HttpDestination(client),
+                                    options(true, 0),
+                                    MigrationTesting.QUIET,
+                                    () -> false)
+                            .run(vdi.uuid()))
+                    .isInstanceOf(RuntimeException.class);
+        } finally {
+            Files.move(away, monitors.getFirst(), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            lifecycle.vdiDetach(source, vdi.uuid());
+        }
+        assertThat(lifecycle.vdiList(target))
+                .as("the server's VDI, created while the snapshot was tried, is gone (even with keep-partial)")
+                .isEmpty();
+        assertThat(lifecycle.vdiList(source)).as("no snapshot left").hasSize(1);
+    }
+
     /** {@code thinsr_http_bytes_in_total} of the running server: request body bytes it read. */
     private long serverBytesIn() throws Exception {
         return serverMetric("thinsr_http_bytes_in_total");
