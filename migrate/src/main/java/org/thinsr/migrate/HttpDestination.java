@@ -5,7 +5,6 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import org.thinsr.allocmap.BlockSink;
@@ -29,8 +28,6 @@ public final class HttpDestination implements Migration.Destination {
     private String vdi;
     private long virtualSize;
     private boolean created;
-    /** The first pass's first tunnel, being opened since {@link #prepare}; null when not asked for. */
-    private CompletableFuture<NbdBlockSink> earlyTunnel;
 
     public HttpDestination(HttpDiskClient client) {
         this.client = client;
@@ -52,33 +49,7 @@ public final class HttpDestination implements Migration.Destination {
         vdi = info.id();
         virtualSize = info.virtualSize();
         created = true;
-        // the first tunnel opens meanwhile (the server starts the VDI's daemon for it) while the source
-        // is snapshotted and mapped
-        CompletableFuture<NbdBlockSink> tunnel = new CompletableFuture<>();
-        String made = vdi;
-        Thread.ofVirtual().name("thinsr-tunnel").start(() -> {
-            try {
-                tunnel.complete(client.nbdSink(made).orElse(null));
-            } catch (IOException | RuntimeException e) {
-                tunnel.complete(null); // the first pass asks again, and reports what fails then
-            }
-        });
-        earlyTunnel = tunnel;
         return vdi;
-    }
-
-    /** The tunnel {@link #prepare} opened, once, when it is open; null when it opened none. */
-    private NbdBlockSink takeEarlyTunnel() {
-        CompletableFuture<NbdBlockSink> early = earlyTunnel;
-        earlyTunnel = null;
-        return early == null ? null : early.join();
-    }
-
-    private void closeEarlyTunnel() throws IOException {
-        NbdBlockSink early = takeEarlyTunnel();
-        if (early != null) {
-            early.close();
-        }
     }
 
     /** The server's own SR: created while the source is snapshotted. */
@@ -115,8 +86,7 @@ public final class HttpDestination implements Migration.Destination {
             SparseCopier.Listener listener,
             BooleanSupplier cancelled)
             throws IOException {
-        NbdBlockSink early = takeEarlyTunnel();
-        Optional<NbdBlockSink> first = early != null ? Optional.of(early) : client.nbdSink(vdi);
+        Optional<NbdBlockSink> first = client.nbdSink(vdi);
         if (first.isEmpty()) {
             return Migration.Destination.super.copy(plan, sources, options, journal, listener, cancelled);
         }
@@ -253,7 +223,6 @@ public final class HttpDestination implements Migration.Destination {
 
     @Override
     public void discard() throws IOException {
-        closeEarlyTunnel(); // it holds the VDI open
         if (created && vdi != null) {
             client.delete(vdi);
         }
@@ -261,12 +230,6 @@ public final class HttpDestination implements Migration.Destination {
 
     @Override
     public void close() {
-        try {
-            closeEarlyTunnel();
-        } catch (IOException e) {
-            // an unused tunnel: the client's shutdown below ends it either way
-        } finally {
-            client.close();
-        }
+        client.close();
     }
 }
