@@ -35,6 +35,14 @@ final class MemoryDisk {
     }
 
     BlockSource source() {
+        return sourceWithRegions(null);
+    }
+
+    /**
+     * {@link #source()} that also tells where its bytes lie: in {@code file}, a copy of {@link
+     * #bytes} (none when null).
+     */
+    BlockSource sourceWithRegions(FileChannel file) {
         return new BlockSource() {
             @Override
             public long size() {
@@ -47,9 +55,7 @@ final class MemoryDisk {
                 if (offset + length > bytes.length) {
                     throw new EOFException("past the end");
                 }
-                if (forbiddenReads.intersects(offset, offset + length)) {
-                    throw new AssertionError("read of a hole at [" + offset + ", +" + length + ")");
-                }
+                checkAllowed(offset, length, "read");
                 synchronized (MemoryDisk.this) {
                     buffer.put(bytes, (int) offset, length);
                 }
@@ -57,35 +63,23 @@ final class MemoryDisk {
             }
 
             @Override
-            public void close() {}
-        };
-    }
-
-    /** {@link #source()} that also tells where its bytes lie: in {@code file}, a copy of {@link #bytes}. */
-    BlockSource sourceWithRegions(FileChannel file) {
-        BlockSource plain = source();
-        return new BlockSource() {
-            @Override
-            public long size() {
-                return bytes.length;
-            }
-
-            @Override
-            public void readFully(long offset, ByteBuffer buffer) throws IOException {
-                plain.readFully(offset, buffer);
-            }
-
-            @Override
             public Optional<List<FileRegion>> regions(long offset, long length) {
-                if (forbiddenReads.intersects(offset, offset + length)) {
-                    throw new AssertionError("regions of a hole at [" + offset + ", +" + length + ")");
+                if (file == null) {
+                    return Optional.empty();
                 }
+                checkAllowed(offset, length, "regions");
                 return Optional.of(List.of(new FileRegion(file, offset, length)));
             }
 
             @Override
             public void close() {}
         };
+    }
+
+    private void checkAllowed(long offset, long length, String what) {
+        if (forbiddenReads.intersects(offset, offset + length)) {
+            throw new AssertionError(what + " of a hole at [" + offset + ", +" + length + ")");
+        }
     }
 
     BlockSink sink() {
