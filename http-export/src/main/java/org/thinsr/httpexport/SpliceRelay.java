@@ -175,7 +175,6 @@ final class SpliceRelay {
                         continue;
                     }
                     counter.add(n);
-                    activity.run();
                     while (n > 0 && !shut) {
                         long m = NATIVE.splice(state, pipe[0], to, n);
                         if (m > 0) {

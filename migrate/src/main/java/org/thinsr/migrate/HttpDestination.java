@@ -2,9 +2,10 @@ package org.thinsr.migrate;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import org.thinsr.allocmap.BlockSink;
@@ -91,7 +92,7 @@ public final class HttpDestination implements Migration.Destination {
             return Migration.Destination.super.copy(plan, sources, options, journal, listener, cancelled);
         }
         String where = "NBD tunnel to " + describe();
-        List<NbdBlockSink> opened = new ArrayList<>(List.of(first.get()));
+        Queue<NbdBlockSink> opened = new ConcurrentLinkedQueue<>(List.of(first.get()));
         AtomicReference<NbdBlockSink> unused = new AtomicReference<>(first.get());
         boolean multiConn = first.get().info().canMultiConn();
         SparseCopier.Result result;
@@ -103,9 +104,7 @@ public final class HttpDestination implements Migration.Destination {
                         NbdBlockSink sink = multiConn ? unused.getAndSet(null) : first.get();
                         if (sink == null) {
                             sink = anotherTunnel(where);
-                            synchronized (opened) {
-                                opened.add(sink);
-                            }
+                            opened.add(sink);
                         }
                         return peerErrors(sink, where);
                     },
@@ -128,15 +127,13 @@ public final class HttpDestination implements Migration.Destination {
     }
 
     /** Closes every tunnel; the first failure, or null. */
-    private static IOException closeAll(List<NbdBlockSink> opened) {
+    private static IOException closeAll(Queue<NbdBlockSink> opened) {
         IOException failure = null;
-        synchronized (opened) {
-            for (NbdBlockSink sink : opened) {
-                try {
-                    sink.close();
-                } catch (IOException e) {
-                    failure = failure == null ? e : failure;
-                }
+        for (NbdBlockSink sink : opened) {
+            try {
+                sink.close();
+            } catch (IOException e) {
+                failure = failure == null ? e : failure;
             }
         }
         return failure;

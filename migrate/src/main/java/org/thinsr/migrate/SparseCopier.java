@@ -179,6 +179,7 @@ public final class SparseCopier {
             ExtentSet.Builder unflushed = ExtentSet.builder();
             long unflushedBytes = 0;
             long lastJournalNanos = System.nanoTime();
+            boolean sinkTakesRegions = true;
             int item;
             while ((item = work.next()) >= 0) {
                 if (failed.get()) {
@@ -193,8 +194,13 @@ public final class SparseCopier {
                 if (work.isData(item)) {
                     int length = (int) (end - start);
                     options.bandwidth().acquire(length);
-                    Optional<List<FileRegion>> regions = source.regions(start, length);
-                    if (regions.isEmpty() || !sink.writeRegions(start, regions.get())) {
+                    Optional<List<FileRegion>> regions =
+                            sinkTakesRegions ? source.regions(start, length) : Optional.empty();
+                    if (regions.isPresent() && !sink.writeRegions(start, regions.get())) {
+                        sinkTakesRegions = false; // a sink that cannot send files never will: stop asking
+                        regions = Optional.empty();
+                    }
+                    if (regions.isEmpty()) {
                         buffer.clear().limit(length);
                         source.readFully(start, buffer);
                         buffer.flip();

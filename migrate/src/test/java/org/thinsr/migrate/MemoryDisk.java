@@ -21,6 +21,8 @@ final class MemoryDisk {
     final AtomicLong flushes = new AtomicLong();
     /** Bytes the sink took as file regions ({@link BlockSink#writeRegions}), when it accepts them. */
     final AtomicLong bytesFromRegions = new AtomicLong();
+    /** Calls of the source's {@link BlockSource#regions}. */
+    final AtomicLong regionsAsked = new AtomicLong();
 
     volatile boolean acceptsRegions;
     volatile long failWritesAfterBytes = Long.MAX_VALUE;
@@ -68,6 +70,7 @@ final class MemoryDisk {
                     return Optional.empty();
                 }
                 checkAllowed(offset, length, "regions");
+                regionsAsked.incrementAndGet();
                 return Optional.of(List.of(new FileRegion(file, offset, length)));
             }
 

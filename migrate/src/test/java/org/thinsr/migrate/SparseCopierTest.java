@@ -96,6 +96,7 @@ class SparseCopierTest {
             assertThat(source.bytesRead.get()).as("nothing read into memory").isZero();
 
             MemoryDisk refusing = new MemoryDisk(SIZE);
+            source.regionsAsked.set(0);
             SparseCopier.copy(
                     CopyPlan.full(map),
                     () -> source.sourceWithRegions(channel),
@@ -106,6 +107,9 @@ class SparseCopierTest {
                     () -> false);
             assertThat(refusing.bytes).isEqualTo(source.bytes);
             assertThat(refusing.bytesFromRegions.get()).isZero();
+            assertThat(source.regionsAsked.get())
+                    .as("asked once per worker, not per chunk, once the sink refused")
+                    .isLessThanOrEqualTo(4);
             assertThat(source.bytesRead.get()).isEqualTo(map.nonZeroExtents().totalLength());
         }
     }
